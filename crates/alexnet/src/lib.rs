@@ -1,0 +1,2 @@
+//! AlexNet (Krizhevsky, Sutskever & Hinton, NIPS 2012) on burn, generic over
+//! the backend.

@@ -1,0 +1,2 @@
+//! Raw ILSVRC-2012 archives → memory-mappable 256×256 `.npy` shards,
+//! a `manifest.json`, and training-set colour statistics.

@@ -1,0 +1,2 @@
+//! Loader, training loop, checkpoints and evaluation for AlexNet on
+//! `imagenet-prep` shards.

@@ -1,0 +1,9 @@
+//! `cargo xtask demo` (not implemented yet).
+
+/// Arguments (none yet).
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`demo` is not implemented yet")
+}

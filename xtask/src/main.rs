@@ -1,0 +1,53 @@
+//! `cargo xtask`: the project's command line. Orchestration only: every
+//! subcommand parses its arguments and calls into a library crate.
+
+mod bench;
+mod bench_loader;
+mod bench_model;
+mod bench_prep;
+mod demo;
+mod evaluate;
+mod prep;
+mod synth;
+mod train;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+/// ImageNet → AlexNet in Rust.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Synthesise small ILSVRC-2012-shaped archives (train, val, devkit).
+    Synth(synth::Args),
+    /// Raw archives or extracted folders → 256×256 .npy shards + manifest.
+    Prep(prep::Args),
+    /// Re-check every shard's checksum and count against its manifest.
+    Verify(verify::Args),
+    /// Train AlexNet on prepared shards.
+    Train(train::Args),
+    /// Evaluate a checkpoint (or torchvision weights) on the val shards.
+    Evaluate(evaluate::Args),
+    /// Synth → prep → train → evaluate on a small built-in dataset (CPU).
+    Demo(demo::Args),
+    /// Benchmarks: prep throughput, loader throughput, model step time.
+    Bench(bench::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Synth(args) => synth::run(args),
+        Command::Prep(args) => prep::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}

@@ -1,0 +1,9 @@
+//! `cargo xtask synth` (not implemented yet).
+
+/// Arguments (none yet).
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`synth` is not implemented yet")
+}
