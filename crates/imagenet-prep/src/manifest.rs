@@ -1,0 +1,118 @@
+//! `manifest.json`: the contract between `imagenet-prep` and every reader of
+//! its output. `docs/FORMAT.md` documents the same layout for readers that
+//! do not use this crate.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the on-disk format; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// File name of the manifest inside an output directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Everything a reader needs to find, check and interpret the shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT_VERSION`] for files written by this crate.
+    pub format_version: u32,
+    /// Side of the square images in every shard (256).
+    pub image_size: u32,
+    /// Classes in index order: `classes[i].index == i`, sorted by WNID.
+    pub classes: Vec<ClassInfo>,
+    /// The training split, if it was prepared.
+    pub train: Option<Split>,
+    /// The validation split, if it was prepared.
+    pub val: Option<Split>,
+    /// Fingerprints of the inputs the shards were made from.
+    pub sources: Vec<Source>,
+    /// Input files that could not be decoded (only with `--skip-bad`).
+    pub rejected: Vec<Rejected>,
+    /// Colour statistics of the training split; `None` without a train split.
+    pub color_stats: Option<ColorStats>,
+}
+
+/// One ILSVRC-2012 class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassInfo {
+    /// Position in sorted-WNID order (torchvision's convention).
+    pub index: u32,
+    /// WordNet ID, e.g. `n01440764`.
+    pub wnid: String,
+    /// Human-readable synonyms from the devkit, e.g. `tench, Tinca tinca`.
+    pub words: String,
+    /// The devkit's ILSVRC2012_ID (1-based, not in WNID order), if known.
+    pub ilsvrc2012_id: Option<u32>,
+}
+
+/// One split (train or val): its shards in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// Total images over all shards.
+    pub num_images: u64,
+    /// Shards in order; image `k` of the split is in the shard whose
+    /// `[first_index, first_index + count)` range holds `k`.
+    pub shards: Vec<Shard>,
+}
+
+/// One shard: a pixel `.npy` and a label `.npy` of equal length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Pixel file, relative to the manifest's directory: uint8 `(N, S, S, 3)`.
+    pub images: String,
+    /// Label file, relative to the manifest's directory: int16 `(N,)`.
+    pub labels: String,
+    /// Number of images `N`.
+    pub count: u64,
+    /// Index of this shard's first image within its split.
+    pub first_index: u64,
+    /// Lower-case hex SHA-256 of the whole pixel `.npy` file.
+    pub images_sha256: String,
+    /// Lower-case hex SHA-256 of the whole label `.npy` file.
+    pub labels_sha256: String,
+    /// Source name of each image (archive member path), in shard order.
+    pub sources: Vec<String>,
+}
+
+/// Fingerprint of one input archive or folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Path as given on the command line.
+    pub path: String,
+    /// `archive` (a tar/tar.gz) or `directory`.
+    pub kind: String,
+    /// Size in bytes (archives) or number of files (directories).
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub modified_unix: u64,
+}
+
+/// An input image that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// `archive.tar:inner.tar:member.JPEG` or a file path.
+    pub source: String,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+/// Colour statistics of the training split, on a [0, 1] pixel scale,
+/// accumulated in f64 over every pixel of every 256×256 training image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColorStats {
+    /// Images the statistics were computed over.
+    pub num_images: u64,
+    /// Per-channel mean, RGB.
+    pub mean: [f64; 3],
+    /// Per-channel standard deviation, RGB.
+    pub std: [f64; 3],
+    /// 3×3 RGB covariance.
+    pub covariance: [[f64; 3]; 3],
+    /// Eigenvalues of the covariance, descending.
+    pub eigenvalues: [f64; 3],
+    /// Eigenvectors as columns: `eigenvectors[c][j]` is channel `c` of the
+    /// eigenvector of `eigenvalues[j]` (the layout of fb.resnet.torch's
+    /// `eigvec`, whose rows are {-0.5675, 0.7192, 0.4009}, ...).
+    pub eigenvectors: [[f64; 3]; 3],
+    /// The mean image: float32 `.npy` `(S, S, 3)`, relative to the manifest.
+    pub mean_image: String,
+}
