@@ -2,3 +2,5 @@
 //! a `manifest.json`, and training-set colour statistics.
 
 pub mod manifest;
+pub mod mat;
+pub mod synth;

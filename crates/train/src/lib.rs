@@ -1,2 +1,4 @@
 //! Loader, training loop, checkpoints and evaluation for AlexNet on
 //! `imagenet-prep` shards.
+
+pub mod loader;

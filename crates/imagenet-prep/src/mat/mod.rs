@@ -1,0 +1,1 @@
+//! MATLAB v5 `.mat` reading and writing (devkit `meta.mat`).

@@ -1,0 +1,1 @@
+//! Memory-mapped shard loader: shuffling, augmentation, batching, prefetch.
