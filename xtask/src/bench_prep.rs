@@ -1,9 +1,194 @@
-//! `cargo xtask bench_prep` (not implemented yet).
+//! `cargo xtask bench prep`: decode → RGB → resize (shorter side) →
+//! centre crop throughput on real JPEGs, 1 thread and all threads, against
+//! the Pillow baseline `scripts/bench_prep_pillow.py` timed in the same run.
 
-/// Arguments (none yet).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use imagenet_prep::decode::{DEFAULT_MAX_PIXELS, decode_rgb, sniff};
+use imagenet_prep::resize::CenterCrop;
+use rayon::prelude::*;
+
+/// Arguments of `cargo xtask bench prep`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Folder of JPEG/PNG images (e.g. ../shared/bench-images).
+    #[arg(long)]
+    images: PathBuf,
+    /// Threads for the parallel run (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Use at most this many images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// Output side.
+    #[arg(long, default_value_t = 256)]
+    size: u32,
+    /// Minimum seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    min_seconds: f64,
+    /// Skip the Pillow baseline.
+    #[arg(long)]
+    no_pillow: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`bench_prep` is not implemented yet")
+struct Row {
+    name: String,
+    threads: usize,
+    rate: f64,
+}
+
+fn load(dir: &Path, limit: usize) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if sniff(&bytes).is_some() {
+            out.push(bytes);
+        }
+        if limit > 0 && out.len() >= limit {
+            break;
+        }
+    }
+    if out.is_empty() {
+        bail!("{}: no JPEG or PNG images", dir.display());
+    }
+    Ok(out)
+}
+
+/// Images/s of the Rust pipeline with `threads` workers.
+fn rust_rate(images: &[Vec<u8>], size: u32, threads: usize, min_s: f64) -> anyhow::Result<f64> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let one_pass = || -> anyhow::Result<()> {
+        pool.install(|| {
+            images.par_iter().try_for_each_init(
+                || (CenterCrop::new(size), vec![0u8; (size * size * 3) as usize]),
+                |(crop, out), bytes| -> anyhow::Result<()> {
+                    let img = decode_rgb(bytes, DEFAULT_MAX_PIXELS)?;
+                    crop.run(&img, out).map_err(anyhow::Error::msg)?;
+                    std::hint::black_box(&out);
+                    Ok(())
+                },
+            )
+        })
+    };
+    one_pass()?; // warm-up
+    let (mut done, t0) = (0usize, Instant::now());
+    loop {
+        one_pass()?;
+        done += images.len();
+        if t0.elapsed().as_secs_f64() >= min_s {
+            break;
+        }
+    }
+    Ok(done as f64 / t0.elapsed().as_secs_f64())
+}
+
+fn pillow_rate(args: &Args, workers: usize, draft: bool) -> anyhow::Result<f64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_prep_pillow.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script)
+        .arg("--images")
+        .arg(&args.images)
+        .args(["--size", &args.size.to_string()])
+        .args(["--workers", &workers.to_string()])
+        .args(["--limit", &args.limit.to_string()])
+        .args(["--min-seconds", &args.min_seconds.to_string()]);
+    if draft {
+        cmd.arg("--draft");
+    }
+    let out = cmd
+        .output()
+        .with_context(|| format!("running python3 {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("parsing the output of {}", script.display()))?;
+    v["images_per_sec"]
+        .as_f64()
+        .context("no images_per_sec in the Pillow script's output")
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let images = load(&args.images, args.limit)?;
+    let all = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        args.threads
+    };
+    let mb: usize = images.iter().map(Vec::len).sum();
+    println!(
+        "{} images ({:.1} MB) from {}, output {}x{}, {} thread(s) for the parallel runs",
+        images.len(),
+        mb as f64 / 1e6,
+        args.images.display(),
+        args.size,
+        args.size,
+        all
+    );
+    let mut counts = vec![1];
+    if all > 1 {
+        counts.push(all);
+    }
+    let pillow_ok = !args.no_pillow
+        && Command::new("python3")
+            .args(["-c", "import PIL"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !args.no_pillow && !pillow_ok {
+        println!("note: python3 with Pillow not found (pip install pillow); Pillow rows skipped");
+    }
+    let mut rows = Vec::new();
+    // Alternate Rust and Pillow per thread count so both see the same machine state.
+    for &t in &counts {
+        rows.push(Row {
+            name: "rust (zune-jpeg + fast_image_resize)".into(),
+            threads: t,
+            rate: rust_rate(&images, args.size, t, args.min_seconds)?,
+        });
+        if pillow_ok {
+            rows.push(Row {
+                name: "pillow (no draft)".into(),
+                threads: t,
+                rate: pillow_rate(&args, t, false)?,
+            });
+            rows.push(Row {
+                name: "pillow + draft() (DCT scaling)".into(),
+                threads: t,
+                rate: pillow_rate(&args, t, true)?,
+            });
+        }
+    }
+    println!();
+    println!("| pipeline | threads | images/s | images/s per thread | vs pillow (no draft) |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &rows {
+        let base = rows
+            .iter()
+            .find(|b| b.threads == r.threads && b.name == "pillow (no draft)")
+            .map(|b| b.rate);
+        let ratio = base.map_or("-".to_string(), |b| format!("{:.2}x", r.rate / b));
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {} |",
+            r.name,
+            r.threads,
+            r.rate,
+            r.rate / r.threads as f64,
+            ratio
+        );
+    }
+    Ok(())
 }

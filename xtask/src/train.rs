@@ -1,9 +1,142 @@
-//! `cargo xtask train` (not implemented yet).
+//! `cargo xtask train`: parse the recipe's flags into a `TrainConfig` and
+//! run it.
 
-/// Arguments (none yet).
+use std::path::PathBuf;
+
+use anyhow::Context;
+use train::config::{AugmentSettings, BackendKind, MeanKind, ModelKind, TrainConfig};
+use train::schedule::LrSchedule;
+
+/// Train AlexNet on prepared shards (the paper's recipe by default).
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Directory with manifest.json and the shards (`cargo xtask prep --out`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory: checkpoints/, metrics.jsonl, curves.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Model: paper, torchvision or tiny.
+    #[arg(long, default_value = "paper")]
+    model: ModelKind,
+    /// Backend: cpu or cuda (cuda needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+    /// Devices: `0` (one device) or `0,1` (the paper's two-tower split).
+    #[arg(long, default_value = "0", value_delimiter = ',')]
+    devices: Vec<usize>,
+    /// Epochs in total.
+    #[arg(long, default_value_t = 90)]
+    epochs: u64,
+    /// Images per SGD step.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Initial learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    lr: f64,
+    /// Momentum (dampening is 0, as in the paper).
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f64,
+    /// `plateau[:PATIENCE]` (÷10 when val top-1 error stops improving) or
+    /// `step:E1,E2,...` (÷10 after those epochs).
+    #[arg(long, default_value = "plateau:3")]
+    lr_schedule: String,
+    /// Most learning-rate drops for `plateau`.
+    #[arg(long, default_value_t = 3)]
+    max_drops: u32,
+    /// Seed of initialisation, shuffling, augmentation and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Override the classifier's dropout probability (paper: 0.5).
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Checkpoint every N steps (besides every epoch end).
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Stop (with a checkpoint) after this many steps in total.
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// Continue the run whose checkpoint (or output directory) this is.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Mean subtraction: image, per-channel or none.
+    #[arg(long, default_value = "image")]
+    mean: MeanKind,
+    /// Standard deviation of PCA lighting (0 disables).
+    #[arg(long, default_value_t = 0.1)]
+    pca_std: f32,
+    /// Centre crops instead of random crops.
+    #[arg(long)]
+    no_random_crop: bool,
+    /// No horizontal flips.
+    #[arg(long)]
+    no_flip: bool,
+    /// Loader threads (default: all cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Batch size for validation.
+    #[arg(long, default_value_t = 128)]
+    val_batch_size: usize,
+    /// No progress bar or per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`train` is not implemented yet")
+/// Builds the library's configuration from the flags.
+fn config(a: &Args) -> anyhow::Result<TrainConfig> {
+    let mut c = TrainConfig::paper(a.data.clone(), a.out.clone());
+    c.model = a.model;
+    c.backend = a.backend;
+    c.devices = a.devices.clone();
+    c.epochs = a.epochs;
+    c.batch_size = a.batch_size;
+    c.lr = a.lr;
+    c.momentum = a.momentum;
+    c.weight_decay = a.weight_decay;
+    c.lr_schedule = LrSchedule::parse(&a.lr_schedule, a.max_drops)
+        .map_err(anyhow::Error::msg)
+        .context("--lr-schedule")?;
+    c.seed = a.seed;
+    c.dropout = a.dropout;
+    c.augment = AugmentSettings {
+        random_crop: !a.no_random_crop,
+        flip: !a.no_flip,
+        pca_std: a.pca_std,
+        mean: a.mean,
+        scale: 255.0,
+    };
+    c.checkpoint_every = a.checkpoint_every;
+    c.max_steps = a.max_steps;
+    if let Some(w) = a.workers {
+        c.workers = w;
+    }
+    c.val_batch_size = a.val_batch_size;
+    c.quiet = a.quiet;
+    Ok(c)
+}
+
+/// Runs `cargo xtask train`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = config(&args)?;
+    let summary = train::train(&cfg, args.resume.as_deref())
+        .with_context(|| format!("training on {}", cfg.data.display()))?;
+    if !cfg.quiet {
+        print!("{}", summary.table());
+    }
+    println!(
+        "{} steps, {} epochs done, {:.1} images/s",
+        summary.global_step, summary.epochs_done, summary.images_per_sec
+    );
+    if let Some(c) = &summary.last_checkpoint {
+        println!("checkpoint: {}", c.display());
+    }
+    println!(
+        "metrics:    {}\nplot:       {}",
+        summary.out.join(train::run_log::METRICS_FILE).display(),
+        summary.out.join(train::run_log::PLOT_FILE).display()
+    );
+    Ok(())
 }

@@ -1,4 +1,33 @@
 //! Loader, training loop, checkpoints and evaluation for AlexNet on
 //! `imagenet-prep` shards.
+//!
+//! - [`train()`] runs the paper's recipe ([`TrainConfig`]): SGD with
+//!   momentum, weight decay, the learning-rate schedule, validation every
+//!   epoch, checkpoints with exact resume, `metrics.jsonl` and a plot.
+//! - [`evaluate()`] scores a checkpoint or torchvision weights on the val
+//!   shards (centre crop or ten crops), with per-class results.
+//! - [`demo`] runs synth → prep → train → evaluate on a small dataset.
+//!
+//! The formats and the recipe are described in `docs/TRAINING.md`.
 
+mod atomic;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod demo;
+pub mod error;
+pub mod evaluate;
 pub mod loader;
+pub mod metrics;
+pub mod net;
+mod plot;
+pub mod run_log;
+pub mod schedule;
+pub mod trainer;
+pub mod validate;
+
+pub use config::{AugmentSettings, BackendKind, MeanKind, ModelKind, TrainConfig};
+pub use error::TrainError;
+pub use evaluate::{EvalConfig, EvalReport, WeightsSource, evaluate};
+pub use schedule::LrSchedule;
+pub use trainer::{TrainSummary, train};

@@ -1,0 +1,153 @@
+//! Errors of the preparation pipeline. Every variant names the file it is
+//! about, so a user can act on the message alone.
+
+use std::path::PathBuf;
+
+use crate::manifest::Rejected;
+
+/// Why `prepare` could not produce (or finish) an output directory.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepError {
+    /// The input path (or a file the layout requires) does not exist.
+    #[error("{path}: does not exist ({what})")]
+    MissingInput {
+        /// The missing path.
+        path: PathBuf,
+        /// What was expected there.
+        what: String,
+    },
+    /// The input directory holds none of the supported layouts.
+    #[error(
+        "{path}: no ImageNet input found (expected ILSVRC2012_img_train.tar / ILSVRC2012_img_val.tar \
+         / ILSVRC2012_devkit_t12.tar.gz, extracted train/ and val/ folders, or the Kaggle layout \
+         with LOC_synset_mapping.txt)"
+    )]
+    UnknownLayout {
+        /// The input directory.
+        path: PathBuf,
+    },
+    /// A file expected to be a tar archive is not one.
+    #[error("{path}: not a tar archive ({detail})")]
+    NotATar {
+        /// The file.
+        path: PathBuf,
+        /// What the tar reader reported.
+        detail: String,
+    },
+    /// A tar archive (or folder) does not have the ILSVRC-2012 shape.
+    #[error("{path}: not shaped like ILSVRC-2012: {detail}")]
+    NotIlsvrc {
+        /// The archive or folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Validation images were found but no devkit to label them.
+    #[error(
+        "{path}: the validation images need the devkit for their labels, but {devkit} was not found"
+    )]
+    NoDevkit {
+        /// The validation archive or folder.
+        path: PathBuf,
+        /// Where the devkit was looked for.
+        devkit: PathBuf,
+    },
+    /// The devkit archive has no `data/meta.mat`.
+    #[error("{path}: devkit has no data/meta.mat")]
+    NoMetaMat {
+        /// The devkit archive or folder.
+        path: PathBuf,
+    },
+    /// `meta.mat` could not be parsed or lacks what is needed.
+    #[error("{path}: malformed meta.mat: {detail}")]
+    BadMetaMat {
+        /// The devkit archive or folder (member `data/meta.mat`).
+        path: PathBuf,
+        /// The parser's complaint.
+        detail: String,
+    },
+    /// The ground-truth file (or Kaggle CSV) is malformed.
+    #[error("{path}: {detail}")]
+    BadGroundTruth {
+        /// The ground-truth file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Ground truth and validation images disagree in number.
+    #[error("{path}: has {labels} labels but there are {images} validation images")]
+    GroundTruthCount {
+        /// The ground-truth file.
+        path: PathBuf,
+        /// Labels in the file.
+        labels: usize,
+        /// Validation images found.
+        images: usize,
+    },
+    /// Not enough free disk space for the estimated output.
+    #[error(
+        "{path}: not enough free disk space: the output needs about {needed} bytes ({needed_gib:.2} GiB) \
+         but only {available} bytes ({available_gib:.2} GiB) are available"
+    )]
+    DiskTooSmall {
+        /// The output directory.
+        path: PathBuf,
+        /// Estimated bytes still to write.
+        needed: u64,
+        /// `needed` in GiB, for the message.
+        needed_gib: f64,
+        /// Free bytes on the output's file system.
+        available: u64,
+        /// `available` in GiB, for the message.
+        available_gib: f64,
+    },
+    /// Some images could not be used and `skip_bad` was off. Every other
+    /// image was processed and its shard written; rerunning with
+    /// `skip_bad` reuses them and lists these in the manifest.
+    #[error(
+        "{} input image(s) could not be used (rerun with --skip-bad to leave them out and list them \
+         in the manifest):\n{}",
+        .rejected.len(),
+        list_rejected(.rejected)
+    )]
+    BadImages {
+        /// Each bad image and why.
+        rejected: Vec<Rejected>,
+    },
+    /// An invalid setting in the configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The run stopped on purpose after writing some shards
+    /// (`PrepConfig::stop_after_shards`, used to test resuming).
+    #[error("stopped on request after writing {shards} shard(s); run again to resume")]
+    Interrupted {
+        /// Shards written by this run before stopping.
+        shards: usize,
+    },
+}
+
+impl PrepError {
+    /// Shorthand for [`PrepError::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        PrepError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn list_rejected(rejected: &[Rejected]) -> String {
+    rejected
+        .iter()
+        .map(|r| format!("  {}: {}", r.source, r.reason))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,859 @@
+//! Finding the inputs and turning them into an ordered, labelled list of
+//! images per split (a [`Plan`]), for the three supported layouts:
+//!
+//! - **archives**: `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar`,
+//!   `ILSVRC2012_devkit_t12.tar.gz` (either split may be absent);
+//! - **folders**: `train/<wnid>/*`, and `val/` flat (labelled by the devkit,
+//!   as a `.tar.gz` or extracted `ILSVRC2012_devkit_t12/` beside it) or
+//!   per class `val/<wnid>/*`;
+//! - **Kaggle**: `LOC_synset_mapping.txt`, `LOC_val_solution.csv`,
+//!   `ILSVRC/Data/CLS-LOC/{train,val}`.
+//!
+//! Order (the shard order): train by class index, then member name (byte
+//! order); val by file name. Class index = position in sorted-WNID order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::archive::{Location, Member, list_tar};
+use crate::error::PrepError;
+use crate::manifest::{ClassInfo, Source};
+
+/// File names of the official archives.
+pub const TRAIN_TAR: &str = "ILSVRC2012_img_train.tar";
+/// Validation archive name.
+pub const VAL_TAR: &str = "ILSVRC2012_img_val.tar";
+/// Devkit archive name.
+pub const DEVKIT_TGZ: &str = "ILSVRC2012_devkit_t12.tar.gz";
+/// Extracted devkit folder name.
+pub const DEVKIT_DIR: &str = "ILSVRC2012_devkit_t12";
+const META_MAT: &str = "data/meta.mat";
+const GROUND_TRUTH: &str = "data/ILSVRC2012_validation_ground_truth.txt";
+const KAGGLE_MAPPING: &str = "LOC_synset_mapping.txt";
+const KAGGLE_VAL_CSV: &str = "LOC_val_solution.csv";
+const KAGGLE_DATA: &str = "ILSVRC/Data/CLS-LOC";
+
+/// The two splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SplitName {
+    /// Training images.
+    Train,
+    /// Validation images.
+    Val,
+}
+
+impl SplitName {
+    /// `train` or `val` (also the shard file prefix).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitName::Train => "train",
+            SplitName::Val => "val",
+        }
+    }
+}
+
+impl std::str::FromStr for SplitName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "train" => Ok(SplitName::Train),
+            "val" => Ok(SplitName::Val),
+            other => Err(format!("unknown split {other:?} (expected train or val)")),
+        }
+    }
+}
+
+/// One input image.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Its name in reports and the manifest: `archive.tar:inner.tar:member`
+    /// or a path relative to the input directory.
+    pub source: String,
+    /// Class index.
+    pub label: i16,
+    /// Where its bytes are.
+    pub location: Location,
+}
+
+/// Which layout the input was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The official tar archives.
+    Archives,
+    /// Extracted folders.
+    Folders,
+    /// Kaggle's layout.
+    Kaggle,
+}
+
+/// Everything `prepare` needs to know about the input.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Detected layout.
+    pub layout: Layout,
+    /// Classes in index order.
+    pub classes: Vec<ClassInfo>,
+    /// Training images in shard order (if the split is prepared).
+    pub train: Option<Vec<Item>>,
+    /// Validation images in shard order (if the split is prepared).
+    pub val: Option<Vec<Item>>,
+    /// Fingerprints of the inputs.
+    pub sources: Vec<Source>,
+}
+
+impl Plan {
+    /// The items of one split.
+    pub fn split(&self, name: SplitName) -> Option<&Vec<Item>> {
+        match name {
+            SplitName::Train => self.train.as_ref(),
+            SplitName::Val => self.val.as_ref(),
+        }
+    }
+}
+
+/// Detects the layout under `input` and lists the images of the wanted
+/// splits (`None`: every split present).
+pub fn plan(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+    if !input.exists() {
+        return Err(PrepError::MissingInput {
+            path: input.to_path_buf(),
+            what: "the input directory".into(),
+        });
+    }
+    if !input.is_dir() {
+        return Err(PrepError::MissingInput {
+            path: input.to_path_buf(),
+            what: "a directory holding the archives or extracted folders (this is a file)".into(),
+        });
+    }
+    let mut plan = if input.join(KAGGLE_MAPPING).exists() || input.join(KAGGLE_DATA).is_dir() {
+        kaggle(input, want)?
+    } else if [TRAIN_TAR, VAL_TAR].iter().any(|f| input.join(f).exists()) {
+        archives(input, want)?
+    } else if input.join("train").is_dir() || input.join("val").is_dir() {
+        folders(input, want)?
+    } else {
+        return Err(PrepError::UnknownLayout {
+            path: input.to_path_buf(),
+        });
+    };
+    if plan.classes.len() > i16::MAX as usize {
+        return Err(PrepError::NotIlsvrc {
+            path: input.to_path_buf(),
+            detail: format!("{} classes do not fit int16 labels", plan.classes.len()),
+        });
+    }
+    if plan.train.is_none() && plan.val.is_none() {
+        return Err(PrepError::NotIlsvrc {
+            path: input.to_path_buf(),
+            detail: "no split to prepare".into(),
+        });
+    }
+    plan.sources.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(plan)
+}
+
+/// Whether split `s` should be prepared, given what is present. Errors if
+/// it was asked for explicitly but is absent.
+fn wanted(
+    want: Option<&[SplitName]>,
+    s: SplitName,
+    present: bool,
+    where_: &Path,
+) -> Result<bool, PrepError> {
+    match want {
+        None => Ok(present),
+        Some(list) if list.contains(&s) => {
+            if present {
+                Ok(true)
+            } else {
+                Err(PrepError::MissingInput {
+                    path: where_.to_path_buf(),
+                    what: format!("the {} split was requested", s.as_str()),
+                })
+            }
+        }
+        Some(_) => Ok(false),
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PrepError + '_ {
+    move |e| PrepError::io(path, e)
+}
+
+fn modified_unix(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn archive_source(path: &Path) -> Result<Source, PrepError> {
+    file_source(path, "archive")
+}
+
+fn file_source(path: &Path, kind: &str) -> Result<Source, PrepError> {
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    Ok(Source {
+        path: path.display().to_string(),
+        kind: kind.into(),
+        size: meta.len(),
+        modified_unix: modified_unix(&meta),
+    })
+}
+
+fn dir_source(path: &Path, files: usize) -> Result<Source, PrepError> {
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    Ok(Source {
+        path: path.display().to_string(),
+        kind: "directory".into(),
+        size: files as u64,
+        modified_unix: modified_unix(&meta),
+    })
+}
+
+/// The devkit's classes (leaves, sorted by WNID) and its ground truth.
+struct Devkit {
+    path: PathBuf,
+    classes: Vec<ClassInfo>,
+    /// ILSVRC2012_ID of each validation image, in sorted file-name order.
+    ground_truth: Option<Vec<u32>>,
+}
+
+impl Devkit {
+    fn gt_path(&self) -> PathBuf {
+        PathBuf::from(format!("{}:{GROUND_TRUTH}", self.path.display()))
+    }
+
+    /// Class index of every val image (sorted order), checking the count.
+    fn val_labels(&self, images: usize) -> Result<Vec<i16>, PrepError> {
+        let gt = self
+            .ground_truth
+            .as_ref()
+            .ok_or_else(|| PrepError::BadGroundTruth {
+                path: self.path.clone(),
+                detail: format!("devkit has no {GROUND_TRUTH}"),
+            })?;
+        if gt.len() != images {
+            return Err(PrepError::GroundTruthCount {
+                path: self.gt_path(),
+                labels: gt.len(),
+                images,
+            });
+        }
+        let by_id: HashMap<u32, i16> = self
+            .classes
+            .iter()
+            .filter_map(|c| c.ilsvrc2012_id.map(|id| (id, c.index as i16)))
+            .collect();
+        gt.iter()
+            .enumerate()
+            .map(|(line, id)| {
+                by_id
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| PrepError::BadGroundTruth {
+                        path: self.gt_path(),
+                        detail: format!(
+                            "line {}: ILSVRC2012_ID {id} is not a leaf class of meta.mat",
+                            line + 1
+                        ),
+                    })
+            })
+            .collect()
+    }
+}
+
+fn parse_devkit(
+    path: &Path,
+    meta: Option<Vec<u8>>,
+    gt: Option<Vec<u8>>,
+) -> Result<Devkit, PrepError> {
+    let meta = meta.ok_or_else(|| PrepError::NoMetaMat {
+        path: path.to_path_buf(),
+    })?;
+    let synsets = crate::mat::read_synsets(&meta).map_err(|e| PrepError::BadMetaMat {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let mut leaves: Vec<_> = synsets.into_iter().filter(|s| s.is_leaf()).collect();
+    if leaves.is_empty() {
+        return Err(PrepError::BadMetaMat {
+            path: path.to_path_buf(),
+            detail: "no leaf synsets (num_children == 0)".into(),
+        });
+    }
+    leaves.sort_by(|a, b| a.wnid.cmp(&b.wnid));
+    if let Some(w) = leaves.windows(2).find(|w| w[0].wnid == w[1].wnid) {
+        return Err(PrepError::BadMetaMat {
+            path: path.to_path_buf(),
+            detail: format!("WNID {} appears twice", w[0].wnid),
+        });
+    }
+    let classes = leaves
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| ClassInfo {
+            index: i as u32,
+            wnid: s.wnid,
+            words: s.words,
+            ilsvrc2012_id: Some(s.ilsvrc2012_id),
+        })
+        .collect();
+    let ground_truth = match gt {
+        None => None,
+        Some(bytes) => {
+            let gt_path = PathBuf::from(format!("{}:{GROUND_TRUTH}", path.display()));
+            let text = String::from_utf8(bytes).map_err(|_| PrepError::BadGroundTruth {
+                path: gt_path.clone(),
+                detail: "not text".into(),
+            })?;
+            let ids = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| {
+                    l.trim()
+                        .parse::<u32>()
+                        .map_err(|_| PrepError::BadGroundTruth {
+                            path: gt_path.clone(),
+                            detail: format!("line {}: {:?} is not a class ID", i + 1, l.trim()),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(ids)
+        }
+    };
+    Ok(Devkit {
+        path: path.to_path_buf(),
+        classes,
+        ground_truth,
+    })
+}
+
+/// Reads the devkit from `input` (archive or extracted folder), if present.
+fn find_devkit(input: &Path) -> Result<Option<Devkit>, PrepError> {
+    let tgz = input.join(DEVKIT_TGZ);
+    if tgz.exists() {
+        let file = File::open(&tgz).map_err(io_err(&tgz))?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        let not_tar = |e: std::io::Error| PrepError::NotATar {
+            path: tgz.clone(),
+            detail: e.to_string(),
+        };
+        let (mut meta, mut gt) = (None, None);
+        for entry in archive.entries().map_err(not_tar)? {
+            let mut entry = entry.map_err(not_tar)?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let slot = if name.ends_with(META_MAT) {
+                &mut meta
+            } else if name.ends_with(GROUND_TRUTH) {
+                &mut gt
+            } else {
+                continue;
+            };
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).map_err(not_tar)?;
+            *slot = Some(bytes);
+        }
+        return parse_devkit(&tgz, meta, gt).map(Some);
+    }
+    let dir = input.join(DEVKIT_DIR);
+    if dir.is_dir() {
+        let read = |p: PathBuf| -> Result<Option<Vec<u8>>, PrepError> {
+            if p.exists() {
+                std::fs::read(&p)
+                    .map(Some)
+                    .map_err(|e| PrepError::io(&p, e))
+            } else {
+                Ok(None)
+            }
+        };
+        let meta = read(dir.join(META_MAT))?;
+        let gt = read(dir.join(GROUND_TRUTH))?;
+        return parse_devkit(&dir, meta, gt).map(Some);
+    }
+    Ok(None)
+}
+
+fn index_of(classes: &[ClassInfo]) -> HashMap<&str, i16> {
+    classes
+        .iter()
+        .map(|c| (c.wnid.as_str(), c.index as i16))
+        .collect()
+}
+
+fn classes_from_wnids(wnids: impl IntoIterator<Item = String>) -> Vec<ClassInfo> {
+    let mut wnids: Vec<String> = wnids.into_iter().collect();
+    wnids.sort();
+    wnids.dedup();
+    wnids
+        .into_iter()
+        .enumerate()
+        .map(|(i, wnid)| ClassInfo {
+            index: i as u32,
+            wnid,
+            words: String::new(),
+            ilsvrc2012_id: None,
+        })
+        .collect()
+}
+
+fn base_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn open_archive(path: &Path) -> Result<(Arc<File>, u64), PrepError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    Ok((Arc::new(file), len))
+}
+
+fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+    let train_tar = input.join(TRAIN_TAR);
+    let val_tar = input.join(VAL_TAR);
+    let do_train = wanted(want, SplitName::Train, train_tar.exists(), &train_tar)?;
+    let do_val = wanted(want, SplitName::Val, val_tar.exists(), &val_tar)?;
+    let devkit = find_devkit(input)?;
+    let mut sources = Vec::new();
+    if let Some(d) = &devkit
+        && d.path.is_file()
+    {
+        sources.push(archive_source(&d.path)?);
+    }
+
+    // Train: outer tar of <wnid>.tar.
+    let mut train_classes: BTreeMap<String, (Vec<Member>, u64)> = BTreeMap::new();
+    let mut train_file = None;
+    if do_train {
+        let (file, len) = open_archive(&train_tar)?;
+        let outer = list_tar(&*file, 0, len).map_err(|e| PrepError::NotATar {
+            path: train_tar.clone(),
+            detail: e.to_string(),
+        })?;
+        if outer.is_empty() {
+            return Err(PrepError::NotIlsvrc {
+                path: train_tar.clone(),
+                detail: "no class archives (<wnid>.tar) inside".into(),
+            });
+        }
+        for m in &outer {
+            let base = m.name.rsplit('/').next().unwrap_or(&m.name);
+            let Some(wnid) = base.strip_suffix(".tar").filter(|w| !w.is_empty()) else {
+                return Err(PrepError::NotIlsvrc {
+                    path: train_tar.clone(),
+                    detail: format!("member {:?} is not a per-class <wnid>.tar", m.name),
+                });
+            };
+            let inner = list_tar(&*file, m.offset, m.size).map_err(|e| PrepError::NotIlsvrc {
+                path: train_tar.clone(),
+                detail: format!("member {:?} is not a readable tar: {e}", m.name),
+            })?;
+            if train_classes
+                .insert(wnid.to_string(), (inner, m.offset))
+                .is_some()
+            {
+                return Err(PrepError::NotIlsvrc {
+                    path: train_tar.clone(),
+                    detail: format!("class {wnid} appears twice"),
+                });
+            }
+        }
+        sources.push(archive_source(&train_tar)?);
+        train_file = Some(file);
+    }
+
+    let classes = match &devkit {
+        Some(d) => d.classes.clone(),
+        None if do_val => {
+            return Err(PrepError::NoDevkit {
+                path: val_tar.clone(),
+                devkit: input.join(DEVKIT_TGZ),
+            });
+        }
+        None => classes_from_wnids(train_classes.keys().cloned()),
+    };
+    let index = index_of(&classes);
+
+    let train = match train_file {
+        None => None,
+        Some(file) => {
+            let train_name = base_name(&train_tar);
+            let mut items = Vec::new();
+            // BTreeMap iterates in WNID order = class index order.
+            for (wnid, (mut members, _)) in train_classes {
+                let &label = index
+                    .get(wnid.as_str())
+                    .ok_or_else(|| PrepError::NotIlsvrc {
+                        path: train_tar.clone(),
+                        detail: format!(
+                            "class archive {wnid}.tar is not a leaf class of the devkit's meta.mat"
+                        ),
+                    })?;
+                members.sort_by(|a, b| a.name.cmp(&b.name));
+                items.extend(members.into_iter().map(|m| Item {
+                    source: format!("{train_name}:{wnid}.tar:{}", m.name),
+                    label,
+                    location: Location::Range {
+                        archive: file.clone(),
+                        offset: m.offset,
+                        size: m.size,
+                    },
+                }));
+            }
+            Some(items)
+        }
+    };
+
+    let val = if do_val {
+        let devkit = devkit.as_ref().expect("checked above");
+        let (file, len) = open_archive(&val_tar)?;
+        let mut members = list_tar(&*file, 0, len).map_err(|e| PrepError::NotATar {
+            path: val_tar.clone(),
+            detail: e.to_string(),
+        })?;
+        if members.is_empty() {
+            return Err(PrepError::NotIlsvrc {
+                path: val_tar.clone(),
+                detail: "no images inside".into(),
+            });
+        }
+        if let Some(m) = members.iter().find(|m| m.name.ends_with(".tar")) {
+            return Err(PrepError::NotIlsvrc {
+                path: val_tar.clone(),
+                detail: format!(
+                    "member {:?} is a tar; the validation archive holds images",
+                    m.name
+                ),
+            });
+        }
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        let labels = devkit.val_labels(members.len())?;
+        let val_name = base_name(&val_tar);
+        sources.push(archive_source(&val_tar)?);
+        Some(
+            members
+                .into_iter()
+                .zip(labels)
+                .map(|(m, label)| Item {
+                    source: format!("{val_name}:{}", m.name),
+                    label,
+                    location: Location::Range {
+                        archive: file.clone(),
+                        offset: m.offset,
+                        size: m.size,
+                    },
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Plan {
+        layout: Layout::Archives,
+        classes,
+        train,
+        val,
+        sources,
+    })
+}
+
+/// Entries of a directory, sorted by name, hidden ones (`.`) left out.
+fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, PrepError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = path.is_dir();
+        out.push((name, path, is_dir));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Files of one class folder: (file name, path), sorted by name.
+type ClassFiles = (String, Vec<(String, PathBuf)>);
+
+/// `<dir>/<class>/*` → (class name, files sorted by name).
+fn class_dirs(dir: &Path) -> Result<Vec<ClassFiles>, PrepError> {
+    let mut out = Vec::new();
+    for (name, path, is_dir) in list_dir(dir)? {
+        if !is_dir {
+            continue;
+        }
+        let files = list_dir(&path)?
+            .into_iter()
+            .filter(|(_, _, d)| !d)
+            .map(|(n, p, _)| (n, p))
+            .collect();
+        out.push((name, files));
+    }
+    if out.is_empty() {
+        return Err(PrepError::NotIlsvrc {
+            path: dir.to_path_buf(),
+            detail: "no class folders (<wnid>/) inside".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn rel(input: &Path, path: &Path) -> String {
+    path.strip_prefix(input)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn per_class_items(
+    input: &Path,
+    dir: &Path,
+    by_class: Vec<ClassFiles>,
+    index: &HashMap<&str, i16>,
+) -> Result<Vec<Item>, PrepError> {
+    let mut labelled = Vec::new();
+    for (wnid, files) in by_class {
+        let &label = index
+            .get(wnid.as_str())
+            .ok_or_else(|| PrepError::NotIlsvrc {
+                path: dir.join(&wnid),
+                detail: format!("{wnid} is not one of the known classes"),
+            })?;
+        labelled.push((label, files));
+    }
+    labelled.sort_by_key(|(label, _)| *label);
+    Ok(labelled
+        .into_iter()
+        .flat_map(|(label, files)| {
+            files.into_iter().map(move |(_, path)| Item {
+                source: rel(input, &path),
+                label,
+                location: Location::File(path),
+            })
+        })
+        .collect())
+}
+
+fn flat_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, PrepError> {
+    let files: Vec<_> = list_dir(dir)?
+        .into_iter()
+        .filter(|(_, _, d)| !d)
+        .map(|(n, p, _)| (n, p))
+        .collect();
+    if files.is_empty() {
+        return Err(PrepError::NotIlsvrc {
+            path: dir.to_path_buf(),
+            detail: "no images inside".into(),
+        });
+    }
+    Ok(files)
+}
+
+fn folders(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+    let train_dir = input.join("train");
+    let val_dir = input.join("val");
+    let do_train = wanted(want, SplitName::Train, train_dir.is_dir(), &train_dir)?;
+    let do_val = wanted(want, SplitName::Val, val_dir.is_dir(), &val_dir)?;
+    let devkit = find_devkit(input)?;
+    let train_classes = if do_train {
+        Some(class_dirs(&train_dir)?)
+    } else {
+        None
+    };
+    let val_per_class = do_val && list_dir(&val_dir)?.iter().any(|(_, _, d)| *d);
+    let val_classes = if val_per_class {
+        Some(class_dirs(&val_dir)?)
+    } else {
+        None
+    };
+    let classes = match &devkit {
+        Some(d) => d.classes.clone(),
+        None if do_val && !val_per_class => {
+            return Err(PrepError::NoDevkit {
+                path: val_dir.clone(),
+                devkit: input.join(DEVKIT_TGZ),
+            });
+        }
+        None => classes_from_wnids(
+            train_classes
+                .iter()
+                .chain(val_classes.iter())
+                .flatten()
+                .map(|(w, _)| w.clone()),
+        ),
+    };
+    let index = index_of(&classes);
+    let mut sources = Vec::new();
+    if let Some(d) = &devkit
+        && d.path.is_file()
+    {
+        sources.push(archive_source(&d.path)?);
+    }
+    let train = match train_classes {
+        None => None,
+        Some(by_class) => {
+            let items = per_class_items(input, &train_dir, by_class, &index)?;
+            sources.push(dir_source(&train_dir, items.len())?);
+            Some(items)
+        }
+    };
+    let val = if !do_val {
+        None
+    } else if let Some(by_class) = val_classes {
+        let items = per_class_items(input, &val_dir, by_class, &index)?;
+        sources.push(dir_source(&val_dir, items.len())?);
+        Some(items)
+    } else {
+        let files = flat_files(&val_dir)?;
+        let labels = devkit
+            .as_ref()
+            .expect("checked above")
+            .val_labels(files.len())?;
+        sources.push(dir_source(&val_dir, files.len())?);
+        Some(
+            files
+                .into_iter()
+                .zip(labels)
+                .map(|((_, path), label)| Item {
+                    source: rel(input, &path),
+                    label,
+                    location: Location::File(path),
+                })
+                .collect(),
+        )
+    };
+    Ok(Plan {
+        layout: Layout::Folders,
+        classes,
+        train,
+        val,
+        sources,
+    })
+}
+
+fn kaggle(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+    let mapping = input.join(KAGGLE_MAPPING);
+    let text = std::fs::read_to_string(&mapping).map_err(io_err(&mapping))?;
+    let mut classes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (wnid, words) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+        if wnid.is_empty() {
+            return Err(PrepError::NotIlsvrc {
+                path: mapping.clone(),
+                detail: format!("line {}: no WNID", i + 1),
+            });
+        }
+        classes.push((wnid.to_string(), words.trim().to_string()));
+    }
+    classes.sort();
+    if let Some(w) = classes.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(PrepError::NotIlsvrc {
+            path: mapping.clone(),
+            detail: format!("WNID {} appears twice", w[0].0),
+        });
+    }
+    let classes: Vec<ClassInfo> = classes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (wnid, words))| ClassInfo {
+            index: i as u32,
+            wnid,
+            words,
+            ilsvrc2012_id: None,
+        })
+        .collect();
+    let index = index_of(&classes);
+    let data = input.join(KAGGLE_DATA);
+    let train_dir = data.join("train");
+    let val_dir = data.join("val");
+    let do_train = wanted(want, SplitName::Train, train_dir.is_dir(), &train_dir)?;
+    let do_val = wanted(want, SplitName::Val, val_dir.is_dir(), &val_dir)?;
+    let mut sources = Vec::new();
+    let train = if do_train {
+        let items = per_class_items(input, &train_dir, class_dirs(&train_dir)?, &index)?;
+        sources.push(dir_source(&train_dir, items.len())?);
+        Some(items)
+    } else {
+        None
+    };
+    let val = if do_val {
+        let csv_path = input.join(KAGGLE_VAL_CSV);
+        if !csv_path.exists() {
+            return Err(PrepError::MissingInput {
+                path: csv_path,
+                what: "the Kaggle validation labels".into(),
+            });
+        }
+        let csv = std::fs::read_to_string(&csv_path).map_err(io_err(&csv_path))?;
+        let mut label_of: HashMap<String, i16> = HashMap::new();
+        for (i, line) in csv.lines().enumerate().skip(1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |detail: String| PrepError::BadGroundTruth {
+                path: csv_path.clone(),
+                detail: format!("line {}: {detail}", i + 1),
+            };
+            let (id, pred) = line
+                .split_once(',')
+                .ok_or_else(|| bad("expected ImageId,PredictionString".into()))?;
+            let wnid = pred
+                .split_whitespace()
+                .next()
+                .ok_or_else(|| bad("empty PredictionString".into()))?;
+            let &label = index
+                .get(wnid)
+                .ok_or_else(|| bad(format!("{wnid} is not in {KAGGLE_MAPPING}")))?;
+            label_of.insert(id.trim().to_string(), label);
+        }
+        let files = flat_files(&val_dir)?;
+        if files.len() != label_of.len() {
+            return Err(PrepError::GroundTruthCount {
+                path: csv_path,
+                labels: label_of.len(),
+                images: files.len(),
+            });
+        }
+        let mut items = Vec::with_capacity(files.len());
+        for (name, path) in files {
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+            let &label = label_of
+                .get(stem)
+                .ok_or_else(|| PrepError::BadGroundTruth {
+                    path: csv_path.clone(),
+                    detail: format!("no label for {}", rel(input, &path)),
+                })?;
+            items.push(Item {
+                source: rel(input, &path),
+                label,
+                location: Location::File(path),
+            });
+        }
+        sources.push(file_source(&csv_path, "file")?);
+        sources.push(dir_source(&val_dir, items.len())?);
+        Some(items)
+    } else {
+        None
+    };
+    sources.push(file_source(&mapping, "file")?);
+    Ok(Plan {
+        layout: Layout::Kaggle,
+        classes,
+        train,
+        val,
+        sources,
+    })
+}

@@ -1,0 +1,43 @@
+//! The progress bar: images/s and ETA on a terminal, nothing otherwise.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A thread-safe progress display over a known number of images.
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    /// A bar over `total` images; hidden when `quiet` or stderr is not a
+    /// terminal.
+    pub fn new(total: u64, quiet: bool) -> Self {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            // indicatif draws nothing when stderr is not a terminal.
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total), target);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix:>5} {wide_bar} {pos}/{len} images  {per_sec}  ETA {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        Progress { bar }
+    }
+
+    /// Names the split being processed.
+    pub fn set_split(&self, split: &str) {
+        self.bar.set_prefix(split.to_string());
+    }
+
+    /// Counts `n` more images done.
+    pub fn inc(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

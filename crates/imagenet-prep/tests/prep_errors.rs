@@ -1,0 +1,196 @@
+//! Every bad input gets a clear error naming the file.
+
+mod prep_support;
+
+use std::io::Write;
+use std::path::Path;
+
+use imagenet_prep::synth::SynthLayout;
+use imagenet_prep::{PrepConfig, PrepError, prepare};
+use prep_support::*;
+
+fn cfg(input: &Path, out: &Path) -> PrepConfig {
+    let mut c = PrepConfig::new(input, out);
+    c.size = 32;
+    c.quiet = true;
+    c
+}
+
+fn tar_gz(path: &Path, files: &[(&str, &[u8])]) {
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut b = tar::Builder::new(gz);
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+}
+
+fn tar_file(path: &Path, files: &[(&str, &[u8])]) {
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+fn expect_err(c: &PrepConfig, names: &[&str]) -> PrepError {
+    let e = prepare(c).expect_err("prep should fail");
+    let msg = e.to_string();
+    for n in names {
+        assert!(msg.contains(n), "message {msg:?} should name {n}");
+    }
+    e
+}
+
+#[test]
+fn bad_archives_and_devkits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+
+    // Missing input.
+    let missing = tmp.path().join("nowhere");
+    let e = expect_err(&cfg(&missing, &out), &["nowhere"]);
+    assert!(matches!(e, PrepError::MissingInput { .. }));
+
+    // An empty directory.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(matches!(
+        expect_err(&cfg(&empty, &out), &["empty"]),
+        PrepError::UnknownLayout { .. }
+    ));
+
+    // A "tar" that is not one.
+    let d = tmp.path().join("nottar");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("ILSVRC2012_img_train.tar"), vec![0x42; 4000]).unwrap();
+    assert!(matches!(
+        expect_err(&cfg(&d, &out), &["ILSVRC2012_img_train.tar", "not a tar"]),
+        PrepError::NotATar { .. }
+    ));
+
+    // A tar, but not ILSVRC-shaped: a JPEG where class tars should be.
+    let d = tmp.path().join("shape");
+    std::fs::create_dir(&d).unwrap();
+    tar_file(
+        &d.join("ILSVRC2012_img_train.tar"),
+        &[("photo.JPEG", b"\xff\xd8\xff")],
+    );
+    assert!(matches!(
+        expect_err(&cfg(&d, &out), &["ILSVRC2012_img_train.tar", "photo.JPEG"]),
+        PrepError::NotIlsvrc { .. }
+    ));
+
+    // Validation archive without a devkit.
+    let d = tmp.path().join("nodevkit");
+    std::fs::create_dir(&d).unwrap();
+    tar_file(
+        &d.join("ILSVRC2012_img_val.tar"),
+        &[("ILSVRC2012_val_00000001.JPEG", b"x")],
+    );
+    assert!(matches!(
+        expect_err(
+            &cfg(&d, &out),
+            &["ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz"]
+        ),
+        PrepError::NoDevkit { .. }
+    ));
+
+    // Devkit without meta.mat.
+    tar_gz(
+        &d.join("ILSVRC2012_devkit_t12.tar.gz"),
+        &[(
+            "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt",
+            b"1\n",
+        )],
+    );
+    assert!(matches!(
+        expect_err(
+            &cfg(&d, &out),
+            &["ILSVRC2012_devkit_t12.tar.gz", "meta.mat"]
+        ),
+        PrepError::NoMetaMat { .. }
+    ));
+
+    // Malformed meta.mat.
+    tar_gz(
+        &d.join("ILSVRC2012_devkit_t12.tar.gz"),
+        &[(
+            "ILSVRC2012_devkit_t12/data/meta.mat",
+            b"MATLAB 5.0 MAT-file, but then nothing",
+        )],
+    );
+    assert!(matches!(
+        expect_err(
+            &cfg(&d, &out),
+            &["ILSVRC2012_devkit_t12.tar.gz", "malformed meta.mat"]
+        ),
+        PrepError::BadMetaMat { .. }
+    ));
+
+    // A devkit that is not gzip at all.
+    std::fs::write(d.join("ILSVRC2012_devkit_t12.tar.gz"), b"plain text").unwrap();
+    expect_err(&cfg(&d, &out), &["ILSVRC2012_devkit_t12.tar.gz"]);
+}
+
+#[test]
+fn ground_truth_count_pixel_limit_and_disk_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, _) = synth(tmp.path(), &synth_cfg(SynthLayout::Folders, 2, 3, 2));
+    let out = tmp.path().join("out");
+
+    // Disk too small (the free space is assumed, not measured).
+    let mut c = cfg(&input, &out);
+    c.assume_free_bytes = Some(10_000);
+    let e = expect_err(&c, &["out", "not enough free disk space"]);
+    assert!(matches!(e, PrepError::DiskTooSmall { .. }));
+    assert!(
+        std::fs::read_dir(&out).unwrap().next().is_none(),
+        "nothing written"
+    );
+
+    // Pixel limit: every image is rejected before decoding, named.
+    let mut c = cfg(&input, &out);
+    c.max_pixels = 100;
+    let e = expect_err(&c, &["train/", "exceeds the limit of 100 pixels"]);
+    match e {
+        PrepError::BadImages { rejected } => assert_eq!(rejected.len(), 10),
+        other => panic!("{other}"),
+    }
+
+    // Ground truth count ≠ val images: remove one val image.
+    let val = input.join("val");
+    let first = std::fs::read_dir(&val)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(first).unwrap();
+    let e = expect_err(
+        &cfg(&input, &out),
+        &[
+            "ILSVRC2012_validation_ground_truth.txt",
+            "4 labels",
+            "3 validation images",
+        ],
+    );
+    assert!(matches!(e, PrepError::GroundTruthCount { .. }));
+
+    // Asking for a split that is absent.
+    std::fs::remove_dir_all(&val).unwrap();
+    let mut c = cfg(&input, &out);
+    c.splits = Some(vec![imagenet_prep::SplitName::Val]);
+    expect_err(&c, &["val", "requested"]);
+}

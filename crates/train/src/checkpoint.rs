@@ -1,0 +1,289 @@
+//! Checkpoints: a directory per checkpoint, made complete under a temporary
+//! name and renamed into place, then named by an atomically replaced
+//! `latest` file.
+//!
+//! ```text
+//! OUT/checkpoints/step-00001234/model.safetensors   weights (grouped model)
+//!                              /optimizer.mpk       momentum buffers (burn record)
+//!                              /state.json          everything else
+//! OUT/checkpoints/latest                            "step-00001234"
+//! ```
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use alexnet::{AlexNet, AlexNetConfig};
+use burn::module::ParamId;
+use burn::optim::Optimizer;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic;
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::metrics::TopK;
+use crate::net::{Classifier, Optim, param_ids};
+use crate::schedule::LrState;
+
+/// Version of the checkpoint layout.
+pub const CHECKPOINT_FORMAT: u32 = 1;
+/// Sub-directory of the output directory holding checkpoints.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// File naming the newest complete checkpoint.
+pub const LATEST_FILE: &str = "latest";
+/// Weights file inside a checkpoint.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Optimizer-state file inside a checkpoint.
+pub const OPTIMIZER_FILE: &str = "optimizer.mpk";
+/// State file inside a checkpoint.
+pub const STATE_FILE: &str = "state.json";
+
+/// Identity of the data a run trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetId {
+    /// SHA-256 of `manifest.json` (which holds every shard's checksum).
+    pub manifest_sha256: String,
+    /// Classes.
+    pub num_classes: usize,
+    /// Training images.
+    pub train_images: u64,
+    /// Validation images.
+    pub val_images: u64,
+}
+
+/// Where training stands: enough to continue exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// [`CHECKPOINT_FORMAT`].
+    pub format: u32,
+    /// The run's full configuration.
+    pub config: TrainConfig,
+    /// The network's configuration (to rebuild it for loading).
+    pub model_config: AlexNetConfig,
+    /// The data the run trains on.
+    pub dataset: DatasetId,
+    /// Epoch in progress (0-based); `batch_in_epoch == 0` means it has not started.
+    pub epoch: u64,
+    /// Next batch of `epoch` to train on (the loader's start position).
+    pub batch_in_epoch: u64,
+    /// SGD steps taken in total.
+    pub global_step: u64,
+    /// Learning-rate schedule state.
+    pub lr_state: LrState,
+    /// Training metrics accumulated so far in `epoch`.
+    pub epoch_train: TopK,
+    /// Seconds spent so far in `epoch`.
+    pub epoch_seconds: f64,
+    /// Parameter ids of the trained module in visiting order when saved;
+    /// maps the optimizer state onto the reloaded module.
+    pub param_ids: Vec<u64>,
+    /// Whether this checkpoint was written at an epoch end.
+    pub epoch_end: bool,
+}
+
+/// A checkpoint found on disk.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its state.
+    pub state: CheckpointState,
+}
+
+/// Directory name of the checkpoint at `step`.
+pub fn checkpoint_name(step: u64) -> String {
+    format!("step-{step:08}")
+}
+
+/// Writes a checkpoint of `model` and `optim` under `out/checkpoints`,
+/// points `latest` at it and keeps only the newest `keep` checkpoints.
+pub fn save<B: AutodiffBackend, M: Classifier<B>>(
+    out: &Path,
+    state: &CheckpointState,
+    model: &M,
+    optim: &Optim<B, M>,
+    device: &B::Device,
+    keep: usize,
+) -> Result<PathBuf> {
+    let root = out.join(CHECKPOINTS_DIR);
+    fs::create_dir_all(&root).map_err(TrainError::io(&root))?;
+    let name = checkpoint_name(state.global_step);
+    let final_dir = root.join(&name);
+    let tmp = root.join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
+
+    let grouped = model.to_grouped(device);
+    let weights = tmp.join(WEIGHTS_FILE);
+    alexnet::safetensors::save(&grouped, &weights).map_err(|e| TrainError::Model {
+        context: format!("writing {}", weights.display()),
+        message: e.to_string(),
+    })?;
+
+    let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+        .record(optim.to_record(), ())
+        .map_err(|e| TrainError::CorruptCheckpoint {
+            path: tmp.join(OPTIMIZER_FILE),
+            reason: format!("cannot encode optimizer state: {e}"),
+        })?;
+    let optim_path = tmp.join(OPTIMIZER_FILE);
+    fs::write(&optim_path, bytes).map_err(TrainError::io(&optim_path))?;
+
+    let mut state = state.clone();
+    state.param_ids = param_ids(model);
+    let json = serde_json::to_vec_pretty(&state).expect("state serialises");
+    let state_path = tmp.join(STATE_FILE);
+    fs::write(&state_path, json).map_err(TrainError::io(&state_path))?;
+
+    atomic::sync_files_in(&tmp).map_err(TrainError::io(&tmp))?;
+    atomic::sync_dir(&tmp).map_err(TrainError::io(&tmp))?;
+    if final_dir.exists() {
+        // Same step saved twice (a step checkpoint that is also an epoch
+        // end): the newer one carries the epoch-end state.
+        fs::remove_dir_all(&final_dir).map_err(TrainError::io(&final_dir))?;
+    }
+    fs::rename(&tmp, &final_dir).map_err(TrainError::io(&final_dir))?;
+    atomic::sync_dir(&root).map_err(TrainError::io(&root))?;
+    let latest = root.join(LATEST_FILE);
+    atomic::write_file(&latest, format!("{name}\n").as_bytes()).map_err(TrainError::io(&latest))?;
+    prune(&root, keep)?;
+    Ok(final_dir)
+}
+
+/// Removes all but the newest `keep` checkpoints (and stale temporaries).
+fn prune(root: &Path, keep: usize) -> Result<()> {
+    let mut steps: Vec<(u64, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(root).map_err(TrainError::io(root))? {
+        let entry = entry.map_err(TrainError::io(root))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") {
+            let _ = fs::remove_dir_all(entry.path());
+        } else if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse().ok()) {
+            steps.push((step, entry.path()));
+        }
+    }
+    steps.sort();
+    let excess = steps.len().saturating_sub(keep.max(1));
+    for (_, path) in &steps[..excess] {
+        fs::remove_dir_all(path).map_err(TrainError::io(path))?;
+    }
+    Ok(())
+}
+
+/// Finds the checkpoint at `path`: a checkpoint directory, a
+/// `checkpoints/` directory, or a run's output directory (via `latest`).
+pub fn find(path: &Path) -> Result<Checkpoint> {
+    let dir = if path.join(STATE_FILE).is_file() {
+        path.to_path_buf()
+    } else {
+        let latest = [
+            path.join(LATEST_FILE),
+            path.join(CHECKPOINTS_DIR).join(LATEST_FILE),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| TrainError::NoCheckpoint {
+            path: path.to_path_buf(),
+        })?;
+        let name = fs::read_to_string(&latest).map_err(TrainError::io(&latest))?;
+        let dir = latest.parent().expect("has parent").join(name.trim());
+        if !dir.join(STATE_FILE).is_file() {
+            return Err(TrainError::CorruptCheckpoint {
+                path: latest,
+                reason: format!("names `{}`, which holds no {STATE_FILE}", name.trim()),
+            });
+        }
+        dir
+    };
+    let state_path = dir.join(STATE_FILE);
+    let text = fs::read_to_string(&state_path).map_err(TrainError::io(&state_path))?;
+    let state: CheckpointState =
+        serde_json::from_str(&text).map_err(|e| TrainError::CorruptCheckpoint {
+            path: state_path.clone(),
+            reason: e.to_string(),
+        })?;
+    if state.format != CHECKPOINT_FORMAT {
+        return Err(TrainError::CorruptCheckpoint {
+            path: state_path,
+            reason: format!(
+                "checkpoint format {} is not the supported {CHECKPOINT_FORMAT}",
+                state.format
+            ),
+        });
+    }
+    for f in [WEIGHTS_FILE, OPTIMIZER_FILE] {
+        if !dir.join(f).is_file() {
+            return Err(TrainError::CorruptCheckpoint {
+                path: dir.join(f),
+                reason: "missing".into(),
+            });
+        }
+    }
+    Ok(Checkpoint { dir, state })
+}
+
+impl Checkpoint {
+    /// Loads the weights as the grouped model on `device`.
+    pub fn load_weights<B: Backend>(&self, device: &B::Device) -> Result<AlexNet<B>> {
+        let path = self.dir.join(WEIGHTS_FILE);
+        alexnet::safetensors::load(&self.state.model_config, &path, device).map_err(|e| {
+            TrainError::Model {
+                context: format!("loading {}", path.display()),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    /// Loads the optimizer state onto `optim`, re-keyed to `model`'s
+    /// parameter ids (which change when weights are reloaded).
+    pub fn load_optimizer<B: AutodiffBackend, M: Classifier<B>>(
+        &self,
+        model: &M,
+        optim: Optim<B, M>,
+        device: &B::Device,
+    ) -> Result<Optim<B, M>> {
+        let path = self.dir.join(OPTIMIZER_FILE);
+        let bytes = fs::read(&path).map_err(TrainError::io(&path))?;
+        let record: <Optim<B, M> as Optimizer<M, B>>::Record =
+            NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+                .load(bytes, device)
+                .map_err(|e| TrainError::CorruptCheckpoint {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+        let new_ids = param_ids(model);
+        if new_ids.len() != self.state.param_ids.len() {
+            return Err(TrainError::CorruptCheckpoint {
+                path: self.dir.join(STATE_FILE),
+                reason: format!(
+                    "lists {} parameters, the model has {}",
+                    self.state.param_ids.len(),
+                    new_ids.len()
+                ),
+            });
+        }
+        let map: HashMap<u64, u64> = self
+            .state
+            .param_ids
+            .iter()
+            .copied()
+            .zip(new_ids.iter().copied())
+            .collect();
+        let remapped: <Optim<B, M> as Optimizer<M, B>>::Record = record
+            .into_iter()
+            .map(|(id, rec)| {
+                map.get(&id.val())
+                    .map(|new| (ParamId::from(*new), rec))
+                    .ok_or_else(|| TrainError::CorruptCheckpoint {
+                        path: path.clone(),
+                        reason: format!("optimizer state for unknown parameter {id}"),
+                    })
+            })
+            .collect::<Result<_>>()?;
+        Ok(optim.load_record(remapped))
+    }
+}

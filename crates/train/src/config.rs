@@ -1,0 +1,320 @@
+//! The training configuration: one serde struct the command line fills in
+//! and every checkpoint stores in full.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::LrSchedule;
+
+/// Which AlexNet configuration to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// The paper's network: LRN, groups of 2, 224×224 input.
+    Paper,
+    /// torchvision's "one weird trick" variant (no LRN, 64-192-384-256-256).
+    Torchvision,
+    /// Scaled-down network on 64×64 crops for tests and the demo.
+    Tiny,
+}
+
+impl ModelKind {
+    /// The alexnet crate's configuration for this kind.
+    pub fn config(self, num_classes: usize) -> alexnet::AlexNetConfig {
+        match self {
+            ModelKind::Paper => alexnet::AlexNetConfig::paper(num_classes),
+            ModelKind::Torchvision => alexnet::AlexNetConfig::torchvision(num_classes),
+            ModelKind::Tiny => alexnet::AlexNetConfig::tiny(num_classes),
+        }
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "paper" => Ok(Self::Paper),
+            "torchvision" => Ok(Self::Torchvision),
+            "tiny" => Ok(Self::Tiny),
+            _ => Err(format!(
+                "unknown model `{s}`: expected paper, torchvision or tiny"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelKind::Paper => "paper",
+            ModelKind::Torchvision => "torchvision",
+            ModelKind::Tiny => "tiny",
+        })
+    }
+}
+
+/// Which burn backend runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn's pure-Rust `flex` CPU backend.
+    Cpu,
+    /// burn's CUDA backend (needs the `cuda` cargo feature).
+    Cuda,
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            _ => Err(format!("unknown backend `{s}`: expected cpu or cuda")),
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Cuda => "cuda",
+        })
+    }
+}
+
+/// How pixel means are subtracted (mirrors the loader's `MeanMode`, in a
+/// serialisable form for checkpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeanKind {
+    /// Subtract the manifest's mean image (the paper's "mean activity").
+    Image,
+    /// Subtract the manifest's per-channel mean.
+    PerChannel,
+    /// No mean subtraction.
+    None,
+}
+
+impl FromStr for MeanKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "image" => Ok(Self::Image),
+            "per-channel" => Ok(Self::PerChannel),
+            "none" => Ok(Self::None),
+            _ => Err(format!(
+                "unknown mean mode `{s}`: expected image, per-channel or none"
+            )),
+        }
+    }
+}
+
+/// Data augmentation and input scaling (the paper's defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AugmentSettings {
+    /// Random crops (the paper's 224 of 256); off: centre crops.
+    pub random_crop: bool,
+    /// Random horizontal flips.
+    pub flip: bool,
+    /// Standard deviation of the PCA lighting coefficients (paper: 0.1; 0 disables).
+    pub pca_std: f32,
+    /// Mean subtraction.
+    pub mean: MeanKind,
+    /// Pixel scale: 255 keeps the paper's raw pixel units.
+    pub scale: f32,
+}
+
+impl Default for AugmentSettings {
+    fn default() -> Self {
+        Self {
+            random_crop: true,
+            flip: true,
+            pca_std: 0.1,
+            mean: MeanKind::Image,
+            scale: 255.0,
+        }
+    }
+}
+
+/// Everything that defines a training run. Stored in full in every
+/// checkpoint; [`TrainConfig::identity_mismatch`] says which fields a
+/// resumed run must keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Directory holding `manifest.json` and the shards.
+    pub data: PathBuf,
+    /// Output directory: checkpoints, `metrics.jsonl`, `curves.png`.
+    pub out: PathBuf,
+    /// Network configuration.
+    pub model: ModelKind,
+    /// Backend.
+    pub backend: BackendKind,
+    /// Device ordinals: one (single device) or two (the paper's split).
+    pub devices: Vec<usize>,
+    /// Epochs to train in total (a resumed run may raise it).
+    pub epochs: u64,
+    /// Images per SGD step.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Momentum (paper 0.9, dampening 0).
+    pub momentum: f64,
+    /// L2 weight decay (paper 5e-4).
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub lr_schedule: LrSchedule,
+    /// Seed of initialisation, shuffling, augmentation and dropout.
+    pub seed: u64,
+    /// Overrides the model's dropout probability (paper: 0.5).
+    #[serde(default)]
+    pub dropout: Option<f64>,
+    /// Augmentation and input scaling.
+    pub augment: AugmentSettings,
+    /// Write a checkpoint every this many steps (besides every epoch end).
+    pub checkpoint_every: Option<u64>,
+    /// Stop (with a checkpoint) once this many steps have been taken in total.
+    pub max_steps: Option<u64>,
+    /// Loader worker threads.
+    pub workers: usize,
+    /// Batches prepared ahead per worker.
+    pub prefetch: usize,
+    /// Batch size for validation.
+    pub val_batch_size: usize,
+    /// No progress bars or per-epoch lines.
+    pub quiet: bool,
+}
+
+impl TrainConfig {
+    /// The network this configuration trains on `num_classes` classes.
+    pub fn model_config(&self, num_classes: usize) -> alexnet::AlexNetConfig {
+        let mut m = self.model.config(num_classes);
+        if let Some(p) = self.dropout {
+            m.dropout = p;
+        }
+        m
+    }
+
+    /// The paper's recipe on `data`, writing to `out`.
+    pub fn paper(data: PathBuf, out: PathBuf) -> Self {
+        Self {
+            data,
+            out,
+            model: ModelKind::Paper,
+            backend: BackendKind::Cpu,
+            devices: vec![0],
+            epochs: 90,
+            batch_size: 128,
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            lr_schedule: LrSchedule::Plateau {
+                patience: 3,
+                max_drops: 3,
+            },
+            seed: 0,
+            dropout: None,
+            augment: AugmentSettings::default(),
+            checkpoint_every: None,
+            max_steps: None,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            prefetch: 2,
+            val_batch_size: 128,
+            quiet: false,
+        }
+    }
+
+    /// Checks the fields that decide the trajectory of training against a
+    /// checkpoint's configuration: the first differing field, rendered as
+    /// `(name, checkpoint value, current value)`. Epochs, step limits, output
+    /// and loader threads may change on resume.
+    pub fn identity_mismatch(&self, stored: &TrainConfig) -> Option<(String, String, String)> {
+        let fields: [(&str, String, String); 11] = [
+            ("model", stored.model.to_string(), self.model.to_string()),
+            (
+                "backend",
+                stored.backend.to_string(),
+                self.backend.to_string(),
+            ),
+            (
+                "devices",
+                format!("{:?}", stored.devices.len()),
+                format!("{:?}", self.devices.len()),
+            ),
+            (
+                "batch_size",
+                stored.batch_size.to_string(),
+                self.batch_size.to_string(),
+            ),
+            ("lr", stored.lr.to_string(), self.lr.to_string()),
+            (
+                "momentum",
+                stored.momentum.to_string(),
+                self.momentum.to_string(),
+            ),
+            (
+                "weight_decay",
+                stored.weight_decay.to_string(),
+                self.weight_decay.to_string(),
+            ),
+            (
+                "lr_schedule",
+                stored.lr_schedule.to_string(),
+                self.lr_schedule.to_string(),
+            ),
+            ("seed", stored.seed.to_string(), self.seed.to_string()),
+            (
+                "dropout",
+                format!("{:?}", stored.dropout),
+                format!("{:?}", self.dropout),
+            ),
+            (
+                "augment",
+                format!("{:?}", stored.augment),
+                format!("{:?}", self.augment),
+            ),
+        ];
+        fields
+            .into_iter()
+            .find(|(_, a, b)| a != b)
+            .map(|(n, a, b)| (n.to_string(), a, b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_ignores_epochs_and_output_but_not_seed() {
+        let a = TrainConfig::paper("d".into(), "o".into());
+        let mut b = a.clone();
+        b.epochs = 120;
+        b.out = "elsewhere".into();
+        b.max_steps = Some(3);
+        b.quiet = true;
+        assert_eq!(b.identity_mismatch(&a), None);
+        b.seed = 7;
+        let (field, old, new) = b.identity_mismatch(&a).unwrap();
+        assert_eq!((field.as_str(), old.as_str(), new.as_str()), ("seed", "0", "7"));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let a = TrainConfig::paper("d".into(), "o".into());
+        let json = serde_json::to_string(&a).unwrap();
+        let b: TrainConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn parses_names() {
+        assert_eq!("tiny".parse::<ModelKind>(), Ok(ModelKind::Tiny));
+        assert!("vgg".parse::<ModelKind>().is_err());
+        assert_eq!("cuda".parse::<BackendKind>(), Ok(BackendKind::Cuda));
+        assert_eq!("per-channel".parse::<MeanKind>(), Ok(MeanKind::PerChannel));
+    }
+}

@@ -1,0 +1,262 @@
+//! `evaluate`: a checkpoint or torchvision weights on the val shards,
+//! centre crop or the paper's ten crops, overall and per-class errors.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use alexnet::{AlexNet, AlexNetConfig};
+use burn::tensor::backend::Backend;
+
+use crate::atomic;
+use crate::checkpoint;
+use crate::config::BackendKind;
+use crate::error::{Result, TrainError};
+use crate::loader::{EvalView, MeanMode, ShardSet, SplitName};
+use crate::run_log::progress_bar;
+use crate::validate::{self, EvalCounts, EvalSettings};
+
+/// Which weights to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WeightsSource {
+    /// A checkpoint directory or a run's output directory (its `latest`).
+    Checkpoint(PathBuf),
+    /// A torchvision `alexnet` state dict exported to safetensors.
+    Torchvision(PathBuf),
+}
+
+/// What to evaluate and how.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    /// Directory with `manifest.json` and the val shards.
+    pub data: PathBuf,
+    /// The weights.
+    pub weights: WeightsSource,
+    /// Ten crops (4 corners + centre, and their flips, softmax averaged)
+    /// instead of the centre crop.
+    pub ten_crop: bool,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Loader threads.
+    pub workers: usize,
+    /// Backend.
+    pub backend: BackendKind,
+    /// Device ordinal.
+    pub device: usize,
+    /// Where to write the per-class CSV, if anywhere.
+    pub csv: Option<PathBuf>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+impl EvalConfig {
+    /// Centre-crop evaluation of `weights` on `data` on the CPU.
+    pub fn new(data: PathBuf, weights: WeightsSource) -> Self {
+        Self {
+            data,
+            weights,
+            ten_crop: false,
+            batch_size: 64,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            backend: BackendKind::Cpu,
+            device: 0,
+            csv: None,
+            quiet: false,
+        }
+    }
+}
+
+/// Results of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassResult {
+    /// Class index.
+    pub index: usize,
+    /// WordNet ID.
+    pub wnid: String,
+    /// Human-readable name.
+    pub words: String,
+    /// Validation images of the class.
+    pub n: u64,
+    /// Top-1 error.
+    pub top1_error: f64,
+    /// Top-5 error.
+    pub top5_error: f64,
+}
+
+/// Evaluation results.
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    /// `center` or `10-crop`.
+    pub view: &'static str,
+    /// Images evaluated.
+    pub n: u64,
+    /// Top-1 error.
+    pub top1_error: f64,
+    /// Top-5 error.
+    pub top5_error: f64,
+    /// Mean −ln of the (view-averaged) probability of the true class.
+    pub loss: f64,
+    /// Per class, in index order.
+    pub per_class: Vec<ClassResult>,
+}
+
+impl EvalReport {
+    /// The per-class CSV: `class,wnid,words,n,top1_error,top5_error`.
+    pub fn csv(&self) -> String {
+        let mut s = String::from("class,wnid,words,n,top1_error,top5_error\n");
+        for c in &self.per_class {
+            let _ = writeln!(
+                s,
+                "{},{},\"{}\",{},{:.6},{:.6}",
+                c.index,
+                c.wnid,
+                c.words.replace('"', "\"\""),
+                c.n,
+                c.top1_error,
+                c.top5_error
+            );
+        }
+        s
+    }
+}
+
+/// Evaluates as `cfg` says; writes the CSV if asked.
+pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
+    let report = match cfg.backend {
+        BackendKind::Cpu => run::<burn::backend::Flex>(cfg, burn::backend::flex::FlexDevice),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => run::<burn::backend::Cuda>(
+            cfg,
+            burn::backend::cuda::CudaDevice { index: cfg.device },
+        ),
+        #[cfg(not(feature = "cuda"))]
+        BackendKind::Cuda => Err(TrainError::Config(
+            "this build has no CUDA backend; rebuild with `--features cuda`".into(),
+        )),
+    }?;
+    if let Some(path) = &cfg.csv {
+        atomic::write_file(path, report.csv().as_bytes()).map_err(TrainError::io(path))?;
+    }
+    Ok(report)
+}
+
+fn run<B: Backend>(cfg: &EvalConfig, device: B::Device) -> Result<EvalReport> {
+    let set = Arc::new(ShardSet::open(&cfg.data, SplitName::Val)?);
+    let (model, mean, scale) = load_model::<B>(&cfg.weights, set.num_classes(), &device)?;
+    let view = if cfg.ten_crop {
+        EvalView::TenCrop
+    } else {
+        EvalView::Center
+    };
+    let settings = EvalSettings {
+        view,
+        crop: model.config.input_size(),
+        mean,
+        scale,
+        batch_size: cfg.batch_size.max(1),
+        workers: cfg.workers,
+    };
+    let bar = progress_bar(set.len() as u64, cfg.quiet);
+    bar.set_prefix(if cfg.ten_crop { "10-crop" } else { "centre" });
+    let counts = validate::run(&model, set.clone(), settings, &device, |n| {
+        bar.inc(n as u64)
+    })?;
+    bar.finish_and_clear();
+    Ok(report(&counts, set.as_ref(), cfg.ten_crop))
+}
+
+/// Loads the network and the input normalisation it was trained with.
+fn load_model<B: Backend>(
+    source: &WeightsSource,
+    num_classes: usize,
+    device: &B::Device,
+) -> Result<(AlexNet<B>, MeanMode, f32)> {
+    match source {
+        WeightsSource::Checkpoint(path) => {
+            let ckpt = checkpoint::find(path)?;
+            let classes = ckpt.state.dataset.num_classes;
+            if classes != num_classes {
+                return Err(TrainError::BadData {
+                    path: ckpt.dir.clone(),
+                    reason: format!(
+                        "the checkpoint's model has {classes} classes, the val shards {num_classes}"
+                    ),
+                });
+            }
+            let aug = &ckpt.state.config.augment;
+            let (mean, scale) = (crate::data::mean_mode(aug.mean), aug.scale);
+            Ok((ckpt.load_weights(device)?, mean, scale))
+        }
+        WeightsSource::Torchvision(path) => {
+            let config = AlexNetConfig::torchvision(num_classes);
+            let model = load_torchvision(&config, path, device)?;
+            // torchvision normalises (x/255 − mean)/std with std ≈ 0.226 in
+            // every channel (0.229, 0.224, 0.225): one scale, per-channel mean.
+            Ok((model, MeanMode::PerChannel, 1.0 / 0.226))
+        }
+    }
+}
+
+fn load_torchvision<B: Backend>(
+    config: &AlexNetConfig,
+    path: &Path,
+    device: &B::Device,
+) -> Result<AlexNet<B>> {
+    alexnet::safetensors::load(config, path, device).map_err(|e| TrainError::Model {
+        context: format!("loading torchvision weights {}", path.display()),
+        message: e.to_string(),
+    })
+}
+
+fn report(counts: &EvalCounts, set: &ShardSet, ten_crop: bool) -> EvalReport {
+    let classes = &set.manifest().classes;
+    let per_class = counts
+        .per_class
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ClassResult {
+            index: i,
+            wnid: classes.get(i).map_or_else(String::new, |c| c.wnid.clone()),
+            words: classes.get(i).map_or_else(String::new, |c| c.words.clone()),
+            n: t.n,
+            top1_error: if t.n == 0 { 0.0 } else { t.top1_error() },
+            top5_error: if t.n == 0 { 0.0 } else { t.top5_error() },
+        })
+        .collect();
+    EvalReport {
+        view: if ten_crop { "10-crop" } else { "center" },
+        n: counts.total.n,
+        top1_error: counts.total.top1_error(),
+        top5_error: counts.total.top5_error(),
+        loss: counts.total.mean_loss(),
+        per_class,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_words() {
+        let r = EvalReport {
+            view: "center",
+            n: 3,
+            top1_error: 0.5,
+            top5_error: 0.0,
+            loss: 1.0,
+            per_class: vec![ClassResult {
+                index: 0,
+                wnid: "n01440764".into(),
+                words: "tench, Tinca \"tinca\"".into(),
+                n: 3,
+                top1_error: 1.0 / 3.0,
+                top5_error: 0.0,
+            }],
+        };
+        assert_eq!(
+            r.csv(),
+            "class,wnid,words,n,top1_error,top5_error\n0,n01440764,\"tench, Tinca \"\"tinca\"\"\",3,0.333333,0.000000\n"
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! [`ShardSet`]: one split of a prepared dataset, every shard memory-mapped
+//! and checked against the manifest before anything is read.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use imagenet_prep::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard};
+use memmap2::Mmap;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::LoaderError;
+use super::npy::parse_header;
+
+/// Which split of the manifest to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitName {
+    /// The training split.
+    Train,
+    /// The validation split.
+    Val,
+}
+
+impl SplitName {
+    /// `train` or `val`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitName::Train => "train",
+            SplitName::Val => "val",
+        }
+    }
+}
+
+/// A memory-mapped `.npy` file: the mapping and where its data starts.
+struct MappedNpy {
+    path: PathBuf,
+    map: Mmap,
+    data_offset: usize,
+}
+
+impl MappedNpy {
+    fn data(&self) -> &[u8] {
+        &self.map[self.data_offset..]
+    }
+}
+
+struct MappedShard {
+    images: MappedNpy,
+    labels: MappedNpy,
+}
+
+/// One split of a dataset written by `imagenet-prep`: pixels and labels of
+/// every shard memory-mapped (nothing is read whole into RAM; the page cache
+/// does the caching), addressed by the image's index within the split.
+pub struct ShardSet {
+    dir: PathBuf,
+    manifest: Manifest,
+    split: SplitName,
+    shards: Vec<MappedShard>,
+    /// `starts[i]` is the split index of shard `i`'s first image; one extra
+    /// entry holds the total.
+    starts: Vec<usize>,
+    image_size: usize,
+}
+
+impl std::fmt::Debug for ShardSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardSet")
+            .field("dir", &self.dir)
+            .field("split", &self.split)
+            .field("shards", &self.shards.len())
+            .field("len", &self.len())
+            .field("image_size", &self.image_size)
+            .finish()
+    }
+}
+
+impl ShardSet {
+    /// Opens `split` of the dataset in `dir` (the folder holding
+    /// `manifest.json`), checking headers, shapes and counts but not
+    /// checksums.
+    pub fn open(dir: &Path, split: SplitName) -> Result<Self, LoaderError> {
+        Self::open_with(dir, split, false)
+    }
+
+    /// Like [`ShardSet::open`]; with `verify` also hashes every shard file
+    /// of the split (in parallel) and compares with the manifest's SHA-256.
+    pub fn open_with(dir: &Path, split: SplitName, verify: bool) -> Result<Self, LoaderError> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let manifest = read_manifest(&manifest_path)?;
+        let bad = |message: String| LoaderError::Manifest {
+            path: manifest_path.clone(),
+            message,
+        };
+        let image_size = manifest.image_size as usize;
+        if image_size == 0 {
+            return Err(bad("image_size is 0".into()));
+        }
+        let entry = match split {
+            SplitName::Train => manifest.train.as_ref(),
+            SplitName::Val => manifest.val.as_ref(),
+        };
+        let entry = entry.ok_or_else(|| LoaderError::MissingSplit {
+            path: manifest_path.clone(),
+            split: split.as_str(),
+        })?;
+        let mut starts = Vec::with_capacity(entry.shards.len() + 1);
+        let mut next = 0u64;
+        for (i, shard) in entry.shards.iter().enumerate() {
+            if shard.first_index != next {
+                return Err(bad(format!(
+                    "{} shard {i} ({}) starts at image {}, expected {next}",
+                    split.as_str(),
+                    shard.images,
+                    shard.first_index
+                )));
+            }
+            starts.push(next as usize);
+            next += shard.count;
+        }
+        starts.push(next as usize);
+        if next != entry.num_images {
+            return Err(bad(format!(
+                "{} split lists {} images but its shards hold {next}",
+                split.as_str(),
+                entry.num_images
+            )));
+        }
+        let num_classes = manifest.classes.len();
+        let shards = entry
+            .shards
+            .iter()
+            .map(|s| map_shard(dir, s, image_size, num_classes))
+            .collect::<Result<Vec<_>, _>>()?;
+        if verify {
+            verify_checksums(&shards, &entry.shards)?;
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            split,
+            shards,
+            starts,
+            image_size,
+        })
+    }
+
+    /// Number of images in the split.
+    pub fn len(&self) -> usize {
+        *self.starts.last().unwrap_or(&0)
+    }
+
+    /// Whether the split holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of classes in the manifest.
+    pub fn num_classes(&self) -> usize {
+        self.manifest.classes.len()
+    }
+
+    /// Side `S` of the square images.
+    pub fn image_size(&self) -> usize {
+        self.image_size
+    }
+
+    /// The parsed manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Which split this is.
+    pub fn split(&self) -> SplitName {
+        self.split
+    }
+
+    /// Directory holding the manifest.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn locate(&self, k: usize) -> (usize, usize) {
+        assert!(
+            k < self.len(),
+            "image {k} out of range ({} images)",
+            self.len()
+        );
+        let shard = self.starts.partition_point(|&s| s <= k) - 1;
+        (shard, k - self.starts[shard])
+    }
+
+    /// Pixels of image `k`: `S*S*3` bytes, row-major HWC RGB.
+    ///
+    /// # Panics
+    /// If `k >= len()`.
+    pub fn image(&self, k: usize) -> &[u8] {
+        let (s, i) = self.locate(k);
+        let n = self.image_size * self.image_size * 3;
+        &self.shards[s].images.data()[i * n..(i + 1) * n]
+    }
+
+    /// Label (class index) of image `k`.
+    ///
+    /// # Panics
+    /// If `k >= len()`.
+    pub fn label(&self, k: usize) -> i16 {
+        let (s, i) = self.locate(k);
+        let d = self.shards[s].labels.data();
+        i16::from_le_bytes([d[2 * i], d[2 * i + 1]])
+    }
+
+    /// The manifest's colour statistics; `needed` says what for, in the
+    /// error when they are missing.
+    pub fn color_stats(&self, needed: &'static str) -> Result<&ColorStats, LoaderError> {
+        self.manifest
+            .color_stats
+            .as_ref()
+            .ok_or_else(|| LoaderError::MissingColorStats {
+                path: self.dir.join(MANIFEST_FILE),
+                needed,
+            })
+    }
+
+    /// The training set's mean image, HWC `S*S*3` on a [0, 1] scale, read
+    /// from the float32 `.npy` the manifest names.
+    pub fn mean_image(&self) -> Result<Vec<f32>, LoaderError> {
+        let stats = self.color_stats("mean-image subtraction")?;
+        let path = self.dir.join(&stats.mean_image);
+        let s = self.image_size as u64;
+        let npy = map_npy(&path, &["<f4"], &[s, s, 3], 4)?;
+        Ok(npy
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, LoaderError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoaderError::io(path, e))?;
+    let bad = |message: String| LoaderError::Manifest {
+        path: path.to_path_buf(),
+        message,
+    };
+    // Check the version before the shape, so a manifest of another version
+    // gets the version error rather than a confusing field error.
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let found = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| bad("no numeric format_version".into()))?;
+    if found != u64::from(FORMAT_VERSION) {
+        return Err(LoaderError::FormatVersion {
+            path: path.to_path_buf(),
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            expected: FORMAT_VERSION,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+fn map_shard(
+    dir: &Path,
+    shard: &Shard,
+    image_size: usize,
+    num_classes: usize,
+) -> Result<MappedShard, LoaderError> {
+    let s = image_size as u64;
+    let images = map_npy(
+        &dir.join(&shard.images),
+        &["|u1", "<u1"],
+        &[shard.count, s, s, 3],
+        1,
+    )?;
+    let labels = map_npy(&dir.join(&shard.labels), &["<i2"], &[shard.count], 2)?;
+    for (i, b) in labels.data().chunks_exact(2).enumerate() {
+        let label = i16::from_le_bytes([b[0], b[1]]);
+        if label < 0 || label as usize >= num_classes {
+            return Err(LoaderError::npy(
+                &labels.path,
+                format!("label {label} of image {i} is outside 0..{num_classes}"),
+            ));
+        }
+    }
+    Ok(MappedShard { images, labels })
+}
+
+/// Maps `path` and checks that it is a C-order `.npy` of one of `descrs`
+/// with exactly `shape` and exactly the bytes that shape needs.
+fn map_npy(
+    path: &Path,
+    descrs: &[&str],
+    shape: &[u64],
+    item: u64,
+) -> Result<MappedNpy, LoaderError> {
+    let file = File::open(path).map_err(|e| LoaderError::io(path, e))?;
+    let len = file.metadata().map_err(|e| LoaderError::io(path, e))?.len();
+    if len == 0 {
+        return Err(LoaderError::npy(path, "empty file"));
+    }
+    // SAFETY: the mapping is read-only; the shards are immutable once
+    // written (atomic rename), so nobody truncates or rewrites them while
+    // they are mapped.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| LoaderError::io(path, e))?;
+    let header = parse_header(&map).map_err(|m| LoaderError::npy(path, m))?;
+    if !descrs.contains(&header.descr.as_str()) {
+        return Err(LoaderError::npy(
+            path,
+            format!("dtype '{}', expected '{}'", header.descr, descrs[0]),
+        ));
+    }
+    if header.fortran_order {
+        return Err(LoaderError::npy(path, "Fortran order, expected C order"));
+    }
+    if header.shape != shape {
+        return Err(LoaderError::npy(
+            path,
+            format!(
+                "shape {:?}, expected {shape:?} (from the manifest)",
+                header.shape
+            ),
+        ));
+    }
+    let want = shape
+        .iter()
+        .try_fold(item, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| LoaderError::npy(path, format!("shape {shape:?} is too large")))?;
+    let have = len - header.data_offset as u64;
+    if have != want {
+        let what = if have < want { "truncated" } else { "too long" };
+        return Err(LoaderError::npy(
+            path,
+            format!("{what}: {have} bytes of data, shape {shape:?} needs {want}"),
+        ));
+    }
+    Ok(MappedNpy {
+        path: path.to_path_buf(),
+        map,
+        data_offset: header.data_offset,
+    })
+}
+
+fn verify_checksums(maps: &[MappedShard], shards: &[Shard]) -> Result<(), LoaderError> {
+    let jobs: Vec<(&MappedNpy, &str)> = maps
+        .iter()
+        .zip(shards)
+        .flat_map(|(m, s)| {
+            [
+                (&m.images, s.images_sha256.as_str()),
+                (&m.labels, s.labels_sha256.as_str()),
+            ]
+        })
+        .collect();
+    jobs.par_iter().try_for_each(|(npy, expected)| {
+        let found = hex(&Sha256::digest(&npy.map[..]));
+        if found.eq_ignore_ascii_case(expected) {
+            Ok(())
+        } else {
+            Err(LoaderError::Checksum {
+                path: npy.path.clone(),
+                expected: expected.to_string(),
+                found,
+            })
+        }
+    })
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,172 @@
+//! `metrics.jsonl` on disk, the plot, progress bars and the summary table.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::atomic;
+use crate::error::{Result, TrainError};
+use crate::metrics::MetricRecord;
+
+/// File name of the metrics log inside the output directory.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// File name of the plot inside the output directory.
+pub const PLOT_FILE: &str = "curves.png";
+
+/// The append-only metrics log, plus its records in memory for the plot.
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+    /// Every record of the run so far.
+    pub records: Vec<MetricRecord>,
+}
+
+impl MetricsLog {
+    /// Opens `out/metrics.jsonl`, keeping only records up to `keep_until_step`
+    /// (those a resumed run will not write again) — lines written after the
+    /// checkpoint by a killed run are dropped, so no step appears twice.
+    pub fn open(out: &Path, keep_until_step: u64) -> Result<Self> {
+        let path = out.join(METRICS_FILE);
+        let mut records = Vec::new();
+        if keep_until_step > 0
+            && let Ok(f) = File::open(&path)
+        {
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(TrainError::io(&path))?;
+                // A torn last line from a kill is skipped, not an error.
+                if let Ok(r) = serde_json::from_str::<MetricRecord>(&line)
+                    && r.step() <= keep_until_step
+                {
+                    records.push(r);
+                }
+            }
+        }
+        let mut text = String::new();
+        for r in &records {
+            text.push_str(&serde_json::to_string(r).expect("record serialises"));
+            text.push('\n');
+        }
+        atomic::write_file(&path, text.as_bytes()).map_err(TrainError::io(&path))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(TrainError::io(&path))?;
+        Ok(Self {
+            path,
+            file,
+            records,
+        })
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, r: MetricRecord) -> Result<()> {
+        let mut line = serde_json::to_string(&r).expect("record serialises");
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(TrainError::io(&self.path))?;
+        self.records.push(r);
+        Ok(())
+    }
+
+    /// Redraws the plot; a failure is reported, never fatal.
+    pub fn plot(&self, out: &Path, quiet: bool) {
+        if let Err(e) = crate::plot::draw(&self.records, &out.join(PLOT_FILE))
+            && !quiet
+        {
+            eprintln!("warning: could not draw the plot: {e}");
+        }
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal or in
+/// quiet mode.
+pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] step {pos}/{len} {msg} {per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The per-epoch table printed at the end of training.
+pub fn summary_table(records: &[MetricRecord]) -> String {
+    let mut s = String::from(
+        "epoch   step  train loss  train top-1  val loss  val top-1  val top-5        lr    time\n",
+    );
+    for r in records {
+        if let MetricRecord::Epoch {
+            epoch,
+            step,
+            train_loss,
+            train_top1_error,
+            val_loss,
+            val_top1_error,
+            val_top5_error,
+            lr,
+            seconds,
+            ..
+        } = r
+        {
+            s.push_str(&format!(
+                "{epoch:>5} {step:>6} {train_loss:>11.4} {:>11.1}% {val_loss:>9.4} {:>9.1}% {:>9.1}% {lr:>9.2e} {seconds:>6.0}s\n",
+                100.0 * train_top1_error,
+                100.0 * val_top1_error,
+                100.0 * val_top5_error,
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(s: u64) -> MetricRecord {
+        MetricRecord::Step {
+            epoch: 0,
+            step: s,
+            loss: 1.0,
+            lr: 0.1,
+            images_per_sec: 1.0,
+        }
+    }
+
+    #[test]
+    fn reopening_drops_records_after_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = MetricsLog::open(dir.path(), 0).unwrap();
+        for s in 1..=5 {
+            log.push(step(s)).unwrap();
+        }
+        drop(log);
+        // A torn line, as a kill mid-write leaves.
+        let p = dir.path().join(METRICS_FILE);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"kind\":\"st").unwrap();
+        drop(f);
+        let mut log = MetricsLog::open(dir.path(), 3).unwrap();
+        assert_eq!(log.records.len(), 3);
+        log.push(step(4)).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let steps: Vec<u64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<MetricRecord>(l).unwrap().step())
+            .collect();
+        assert_eq!(steps, vec![1, 2, 3, 4]);
+        // A fresh run starts an empty log.
+        let log = MetricsLog::open(dir.path(), 0).unwrap();
+        assert!(log.records.is_empty());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
+    }
+}
