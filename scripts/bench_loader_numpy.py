@@ -10,7 +10,10 @@ image) subtracted, PCA lighting (alpha ~ N(0, 0.1), offset = eigvec @
 fork) each make their share of the batches, as a PyTorch DataLoader's
 workers would; the batches are not sent back to the parent, which favours
 NumPy (the Rust number includes handing every batch to the consumer).
-Prints one JSON line: {"threads", "images", "seconds", "images_per_s"}.
+Prints one JSON line: {"threads", "images", "seconds", "images_per_s",
+"cpu_seconds"}, cpu_seconds being the CPU time the batch-making processes
+used (time.process_time in each), so images per CPU-second can be compared
+even on a machine busy with other work.
 """
 
 import argparse
@@ -61,9 +64,14 @@ def make_batches(args, worker, nbatches):
     return nbatches * bs
 
 
+def timed(args, worker, nbatches):
+    cpu = time.process_time()
+    images = make_batches(args, worker, nbatches)
+    return images, time.process_time() - cpu
+
+
 def worker_main(job):
-    args, worker, nbatches = job
-    return make_batches(args, worker, nbatches)
+    return timed(*job)
 
 
 def main():
@@ -78,16 +86,17 @@ def main():
     if args.threads == 1:
         make_batches(args, 99, 1)  # warm-up: imports, first touches
         t0 = time.perf_counter()
-        images = make_batches(args, 0, args.batches)
+        images, cpu = timed(args, 0, args.batches)
         seconds = time.perf_counter() - t0
     else:
         with mp.get_context("fork").Pool(args.threads) as pool:
             pool.map(worker_main, [(args, 99 + w, 1) for w in range(args.threads)])  # warm-up
             t0 = time.perf_counter()
-            images = sum(pool.map(worker_main, [(args, w, n) for w, n in enumerate(per)]))
+            done = pool.map(worker_main, [(args, w, n) for w, n in enumerate(per)])
             seconds = time.perf_counter() - t0
+            images, cpu = sum(d[0] for d in done), sum(d[1] for d in done)
     print(json.dumps({"threads": args.threads, "images": images, "seconds": seconds,
-                      "images_per_s": images / seconds}))
+                      "images_per_s": images / seconds, "cpu_seconds": cpu}))
 
 
 if __name__ == "__main__":

@@ -79,43 +79,77 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.batch_size,
         args.batches
     );
-    let mut rows = Vec::new();
+    let mut rows: Vec<(usize, &str, Rate)> = Vec::new();
     for threads in if all > 1 { vec![1, all] } else { vec![1] } {
-        let reuse = rust_rate(&set, &args, threads, true)?;
-        let fresh = rust_rate(&set, &args, threads, false)?;
-        let numpy = if args.no_python {
-            None
-        } else {
-            Some(numpy_rate(&dir, &args, threads)?)
-        };
-        rows.push((threads, reuse, fresh, numpy));
+        rows.push((
+            threads,
+            "Rust, recycled buffers",
+            rust_rate(&set, &args, threads, true)?,
+        ));
+        rows.push((
+            threads,
+            "Rust, fresh buffers",
+            rust_rate(&set, &args, threads, false)?,
+        ));
+        if !args.no_python {
+            rows.push((threads, "NumPy", numpy_rate(&dir, &args, threads)?));
+        }
     }
     println!();
     println!(
-        "images/s; \"recycled\": the consumer hands each batch buffer back (`recycle`), \"fresh\": it keeps them"
+        "\"recycled\": the consumer hands each batch buffer back (`TrainLoader::recycle`); \
+         \"fresh\": it keeps them. Images per CPU-second counts the CPU time of every \
+         thread/process making batches, so it is a per-core rate even on a busy machine."
     );
     println!(
-        "| threads | Rust recycled | per core | Rust fresh | per core | NumPy | per core | Rust/NumPy (recycled, fresh) |"
+        "| threads | loader | images/s | images/s per thread | images per CPU-second | vs NumPy (per CPU-s) |"
     );
     println!(
-        "|--------:|--------------:|---------:|-----------:|---------:|------:|---------:|-----------------------------:|"
+        "|--------:|--------|---------:|--------------------:|----------------------:|---------------------:|"
     );
-    for (t, reuse, fresh, numpy) in rows {
-        let per = |r: f64| r / t as f64;
-        let (n, ratio) = match numpy {
-            Some(n) => (
-                format!("{n:.0} | {:.0}", per(n)),
-                format!("{:.1}x, {:.1}x", reuse / n, fresh / n),
-            ),
-            None => ("- | -".into(), "-".into()),
+    for (t, name, r) in &rows {
+        let numpy = rows
+            .iter()
+            .find(|(tn, n, _)| tn == t && *n == "NumPy")
+            .and_then(|(_, _, r)| r.per_cpu());
+        let vs = match (r.per_cpu(), numpy) {
+            (Some(a), Some(b)) => format!("{:.1}x", a / b),
+            _ => "-".into(),
         };
+        let cpu = r.per_cpu().map_or("-".into(), |c| format!("{c:.0}"));
         println!(
-            "| {t} | {reuse:.0} | {:.0} | {fresh:.0} | {:.0} | {n} | {ratio} |",
-            per(reuse),
-            per(fresh)
+            "| {t} | {name} | {:.0} | {:.0} | {cpu} | {vs} |",
+            r.wall,
+            r.wall / *t as f64
         );
     }
     Ok(())
+}
+
+/// A measured throughput.
+struct Rate {
+    /// Images per wall-clock second.
+    wall: f64,
+    /// Images made and the CPU seconds spent making them, if known.
+    cpu: Option<(f64, f64)>,
+}
+
+impl Rate {
+    fn per_cpu(&self) -> Option<f64> {
+        self.cpu.filter(|(_, s)| *s > 0.0).map(|(n, s)| n / s)
+    }
+}
+
+/// CPU time (user + system) of this process, all threads, from
+/// `/proc/self/stat`; `None` where that file does not exist.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields, in USER_HZ (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Reads every shard once so the measurements see page-cached files.
@@ -141,7 +175,7 @@ fn rust_rate(
     args: &Args,
     threads: usize,
     recycle: bool,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Rate> {
     let aug = AugmentConfig {
         crop: args.crop,
         ..AugmentConfig::default()
@@ -155,12 +189,20 @@ fn rust_rate(
             args.batch_size
         );
     }
-    // Warm-up: first touches of the allocator and the mean image.
-    loader
-        .epoch(1000, 0)
-        .take(2.min(loader.batches_per_epoch()))
-        .for_each(drop);
-    let start = Instant::now();
+    // Warm-up, to time the steady state of a long run: first touches of the
+    // mean image, and (when recycling) enough batches in flight to fill the
+    // buffer pool, whose first fill costs fresh zeroed pages.
+    let warm = 3 * (threads + 2);
+    let mut seen = 0;
+    while seen < warm {
+        for batch in loader.epoch(1000 + seen as u64, 0).take(warm - seen) {
+            if recycle {
+                loader.recycle(batch.images);
+            }
+            seen += 1;
+        }
+    }
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
     let mut done = 0;
     let mut epoch = 0;
     while done < args.batches {
@@ -173,11 +215,19 @@ fn rust_rate(
         }
         epoch += 1;
     }
-    Ok((done * args.batch_size) as f64 / start.elapsed().as_secs_f64())
+    let (wall, images) = (
+        start.elapsed().as_secs_f64(),
+        (done * args.batch_size) as f64,
+    );
+    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| (images, b - a));
+    Ok(Rate {
+        wall: images / wall,
+        cpu,
+    })
 }
 
 /// Images/s of the NumPy baseline with `threads` processes.
-fn numpy_rate(dir: &Path, args: &Args, threads: usize) -> anyhow::Result<f64> {
+fn numpy_rate(dir: &Path, args: &Args, threads: usize) -> anyhow::Result<Rate> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_loader_numpy.py");
     let out = Command::new("python3")
         .arg(&script)
@@ -205,7 +255,9 @@ fn numpy_rate(dir: &Path, args: &Args, threads: usize) -> anyhow::Result<f64> {
     let line = stdout.lines().last().unwrap_or_default();
     let json: serde_json::Value =
         serde_json::from_str(line).with_context(|| format!("parsing {line:?}"))?;
-    json["images_per_s"]
+    let wall = json["images_per_s"]
         .as_f64()
-        .context("no images_per_s in the NumPy output")
+        .context("no images_per_s in the NumPy output")?;
+    let cpu = json["images"].as_f64().zip(json["cpu_seconds"].as_f64());
+    Ok(Rate { wall, cpu })
 }

@@ -53,6 +53,9 @@ pub struct Args {
     /// Override the classifier's dropout probability (paper: 0.5).
     #[arg(long)]
     dropout: Option<f64>,
+    /// Override the standard deviation of the initial weights (paper: 0.01).
+    #[arg(long)]
+    init_std: Option<f64>,
     /// Checkpoint every N steps (besides every epoch end).
     #[arg(long)]
     checkpoint_every: Option<u64>,
@@ -101,6 +104,7 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
         .context("--lr-schedule")?;
     c.seed = a.seed;
     c.dropout = a.dropout;
+    c.init_std = a.init_std;
     c.augment = AugmentSettings {
         random_crop: !a.no_random_crop,
         flip: !a.no_flip,

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::module::avg_pool2d;
 
 /// Configuration of [`LocalResponseNorm`].
 ///
@@ -57,9 +58,9 @@ impl LocalResponseNormConfig {
 }
 
 /// Local response normalisation across channels (see
-/// [`LocalResponseNormConfig`] for the formula). Built from plain tensor ops
-/// (square, shifted sums, `powf`, divide), so burn's autodiff gives its
-/// exact gradient.
+/// [`LocalResponseNormConfig`] for the formula). Built from differentiable
+/// tensor ops (square, an average pool over channels, square roots or
+/// `powf`, divide), so burn's autodiff gives its exact gradient.
 #[derive(Module, Clone, Debug)]
 pub struct LocalResponseNorm {
     /// Channels in the window.
@@ -88,14 +89,16 @@ impl LocalResponseNorm {
             self.groups
         );
         let cg = c / self.groups;
-        let sq: Tensor<B, 5> = input.clone().square().reshape([n, self.groups, cg, h, w]);
-        let sum = window_sum(sq, self.size);
-        let denom = sum
-            .mul_scalar(self.alpha)
+        // Channels become the height of a one-channel image per (sample,
+        // group), so the window sum is a single average pool (with zero
+        // padding counted, i.e. sum / size) whose backward is burn's own.
+        let sq: Tensor<B, 4> = input.clone().square().reshape([n * self.groups, 1, cg, h * w]);
+        let avg = window_mean(sq, self.size);
+        let base = avg
+            .mul_scalar(self.alpha * self.size as f64)
             .add_scalar(self.k)
-            .powf_scalar(self.beta)
             .reshape([n, c, h, w]);
-        input / denom
+        input / pow(base, self.beta)
     }
 
     /// The configuration this module was built from.
@@ -110,25 +113,29 @@ impl LocalResponseNorm {
     }
 }
 
-/// Sum over a window of `size` neighbours along dim 2, zero outside: pads
-/// the channel axis and adds `size` shifted views.
-fn window_sum<B: Backend>(x: Tensor<B, 5>, size: usize) -> Tensor<B, 5> {
-    let [n, g, c, h, w] = x.dims();
+/// Mean over a window of `size` rows of `[B, 1, C, L]` (zeros outside, so
+/// `size` times this is the window sum). An even window reaches one row
+/// further back than forward.
+fn window_mean<B: Backend>(x: Tensor<B, 4>, size: usize) -> Tensor<B, 4> {
     let before = size / 2;
     let after = size - 1 - before;
+    if before == after {
+        return avg_pool2d(x, [size, 1], [1, 1], [before, 0], true, false);
+    }
+    let [b, _, _, l] = x.dims();
     let device = x.device();
-    let mut parts = Vec::with_capacity(3);
-    if before > 0 {
-        parts.push(Tensor::zeros([n, g, before, h, w], &device));
+    let zeros = |rows| Tensor::zeros([b, 1, rows, l], &device);
+    let padded = Tensor::cat(vec![zeros(before), x, zeros(after)], 2);
+    avg_pool2d(padded, [size, 1], [1, 1], [0, 0], true, false)
+}
+
+/// `x^beta` for positive `x`; the paper's 0.75 as `sqrt(x) * sqrt(sqrt(x))`,
+/// which is several times cheaper than `powf` forward and backward.
+fn pow<B: Backend>(x: Tensor<B, 4>, beta: f64) -> Tensor<B, 4> {
+    if beta == 0.75 {
+        let s = x.sqrt();
+        s.clone() * s.sqrt()
+    } else {
+        x.powf_scalar(beta)
     }
-    parts.push(x);
-    if after > 0 {
-        parts.push(Tensor::zeros([n, g, after, h, w], &device));
-    }
-    let padded = Tensor::cat(parts, 2);
-    let mut sum = padded.clone().narrow(2, 0, c);
-    for s in 1..size {
-        sum = sum + padded.clone().narrow(2, s, c);
-    }
-    sum
 }

@@ -172,6 +172,8 @@ fn lrn_matches_the_papers_formula_forward_and_backward() {
     check_lrn(LocalResponseNormConfig::paper(), 80.0, 20);
     // Strong normalisation and an even window.
     check_lrn(LocalResponseNormConfig::new().with_size(4).with_alpha(0.5).with_k(1.0), 2.0, 30);
+    // A general exponent (computed with powf rather than square roots).
+    check_lrn(LocalResponseNormConfig::new().with_size(3).with_alpha(0.2).with_beta(0.6), 3.0, 35);
 }
 
 #[test]

@@ -59,13 +59,23 @@ pub enum DecodeError {
         limit: u64,
     },
     /// The decoder failed.
-    #[error("cannot decode {format:?}: {detail}")]
+    #[error("cannot decode {}: {detail}", .format.name())]
     Corrupt {
         /// The detected format.
         format: Format,
         /// The decoder's message.
         detail: String,
     },
+}
+
+impl Format {
+    /// `JPEG` or `PNG`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "JPEG",
+            Format::Png => "PNG",
+        }
+    }
 }
 
 /// The format of `bytes`, from its magic number.
@@ -122,9 +132,11 @@ fn check_pixels(width: u64, height: u64, limit: u64) -> Result<(), DecodeError> 
 }
 
 fn corrupt(format: Format, detail: impl std::fmt::Display) -> DecodeError {
+    // Decoder messages may span lines; a report line should not.
+    let detail = detail.to_string();
     DecodeError::Corrupt {
         format,
-        detail: detail.to_string(),
+        detail: detail.split_whitespace().collect::<Vec<_>>().join(" "),
     }
 }
 

@@ -78,7 +78,8 @@ pub struct Shard {
 pub struct Source {
     /// Path as given on the command line.
     pub path: String,
-    /// `archive` (a tar/tar.gz) or `directory`.
+    /// `archive` (a tar/tar.gz), `directory`, or `file` (a label or
+    /// mapping file of the Kaggle layout).
     pub kind: String,
     /// Size in bytes (archives) or number of files (directories).
     pub size: u64,

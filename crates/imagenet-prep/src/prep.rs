@@ -124,12 +124,12 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     }
     let plan = layout::plan(&cfg.input, cfg.splits.as_deref())?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| PrepError::io(&cfg.out, e))?;
+    check_disk(cfg, &plan)?;
     // An old manifest would describe shards this run is about to replace.
     let manifest_path = cfg.out.join(MANIFEST_FILE);
     if manifest_path.exists() {
         std::fs::remove_file(&manifest_path).map_err(|e| PrepError::io(&manifest_path, e))?;
     }
-    check_disk(cfg, &plan)?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)

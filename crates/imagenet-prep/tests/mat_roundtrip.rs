@@ -79,7 +79,9 @@ fn reads_a_file_written_by_scipy() {
     .unwrap();
     assert!(bytes.starts_with(b"MATLAB 5.0 MAT-file Platform: posix"));
     let s = read_synsets(&bytes).unwrap();
-    let got: Vec<(u32, &str, u32, Vec<u32>, u32, u32)> = s
+    // (ID, WNID, num_children, children, wordnet_height, num_train_images)
+    type Row<'a> = (u32, &'a str, u32, Vec<u32>, u32, u32);
+    let got: Vec<Row> = s
         .iter()
         .map(|x| {
             (

@@ -172,6 +172,9 @@ pub struct TrainConfig {
     /// Overrides the model's dropout probability (paper: 0.5).
     #[serde(default)]
     pub dropout: Option<f64>,
+    /// Overrides the standard deviation of the initial weights (paper: 0.01).
+    #[serde(default)]
+    pub init_std: Option<f64>,
     /// Augmentation and input scaling.
     pub augment: AugmentSettings,
     /// Write a checkpoint every this many steps (besides every epoch end).
@@ -195,6 +198,9 @@ impl TrainConfig {
         if let Some(p) = self.dropout {
             m.dropout = p;
         }
+        if let Some(s) = self.init_std {
+            m.init.weight_std = s;
+        }
         m
     }
 
@@ -217,6 +223,7 @@ impl TrainConfig {
             },
             seed: 0,
             dropout: None,
+            init_std: None,
             augment: AugmentSettings::default(),
             checkpoint_every: None,
             max_steps: None,
@@ -232,7 +239,7 @@ impl TrainConfig {
     /// `(name, checkpoint value, current value)`. Epochs, step limits, output
     /// and loader threads may change on resume.
     pub fn identity_mismatch(&self, stored: &TrainConfig) -> Option<(String, String, String)> {
-        let fields: [(&str, String, String); 11] = [
+        let fields: [(&str, String, String); 12] = [
             ("model", stored.model.to_string(), self.model.to_string()),
             (
                 "backend",
@@ -266,6 +273,11 @@ impl TrainConfig {
                 self.lr_schedule.to_string(),
             ),
             ("seed", stored.seed.to_string(), self.seed.to_string()),
+            (
+                "init_std",
+                format!("{:?}", stored.init_std),
+                format!("{:?}", self.init_std),
+            ),
             (
                 "dropout",
                 format!("{:?}", stored.dropout),

@@ -110,6 +110,9 @@ fn validate_config(cfg: &TrainConfig) -> Result<()> {
     if cfg.dropout.is_some_and(|p| !(0.0..1.0).contains(&p)) {
         return bad("dropout must be in [0, 1)".into());
     }
+    if cfg.init_std.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        return bad("init_std must be positive".into());
+    }
     if cfg.checkpoint_every == Some(0) {
         return bad("--checkpoint-every must be positive".into());
     }

@@ -10,7 +10,7 @@ use super::value::Value;
 /// Deepest nesting of cells/structs accepted (the devkit needs 2).
 const MAX_DEPTH: usize = 32;
 /// Largest decompressed size of one `miCOMPRESSED` element.
-const MAX_DECOMPRESSED: u64 = 512 << 20;
+const MAX_DECOMPRESSED: u64 = 64 << 20;
 
 /// A named top-level variable.
 pub(crate) struct Variable {
@@ -241,7 +241,10 @@ impl Region<'_> {
         let complex = flags & FLAG_COMPLEX != 0;
 
         let dims_el = self.element(flags_el.next, end)?;
-        if dims_el.ty != mi::INT32 || !(dims_el.end - dims_el.start).is_multiple_of(4) {
+        // Some writers store dimensions as miUINT32; scipy accepts them too.
+        if !matches!(dims_el.ty, mi::INT32 | mi::UINT32)
+            || !(dims_el.end - dims_el.start).is_multiple_of(4)
+        {
             return Err(self.err(flags_el.next, "dimensions are not miINT32"));
         }
         let mut dims = Vec::new();
@@ -262,7 +265,7 @@ impl Region<'_> {
         }
 
         let name_el = self.element(dims_el.next, end)?;
-        if name_el.ty != mi::INT8 && name_el.ty != mi::UINT8 {
+        if !matches!(name_el.ty, mi::INT8 | mi::UINT8 | mi::UTF8) {
             return Err(self.err(dims_el.next, "array name is not miINT8"));
         }
         let name = String::from_utf8_lossy(&self.data[name_el.start..name_el.end])

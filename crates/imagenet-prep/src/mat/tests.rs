@@ -1,5 +1,6 @@
 //! Unit tests that need the crate-private writer (big-endian output).
 
+use super::reader::read_variables;
 use super::value::Value;
 use super::writer::{StructArray, write_struct_file};
 use super::{MatStyle, Synset, read_synsets, write_synsets};
@@ -83,6 +84,93 @@ fn big_endian_files_read_the_same() {
             // Missing optional fields default to empty/zero.
             assert_eq!(g.gloss, "");
             assert_eq!(g.num_train_images, 0);
+        }
+    }
+}
+
+/// Reads the MATLAB-written files of scipy's own test suite (MATLAB 6.1
+/// big-endian Solaris, 6.5, 7.1 and 7.4 compressed). Not run by default:
+/// `SCIPY_MAT_DIR=$(python3 -c "import scipy.io.matlab as m, os;
+/// print(os.path.dirname(m.__file__))")/tests/data cargo test --release -p
+/// imagenet-prep --lib -- --ignored matlab_written`.
+#[test]
+#[ignore = "needs scipy's test data (SCIPY_MAT_DIR)"]
+fn matlab_written_files_from_scipys_test_data() {
+    let dir = std::path::PathBuf::from(std::env::var("SCIPY_MAT_DIR").expect("set SCIPY_MAT_DIR"));
+    let read = |name: &str| {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        read_variables(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    for version in ["6.1_SOL2", "6.5.1_GLNX86", "7.1_GLNX86", "7.4_GLNX86"] {
+        let v = read(&format!("teststructarr_{version}.mat"));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].name, "teststructarr");
+        let Value::Struct {
+            dims,
+            fields,
+            elements,
+        } = &v[0].value
+        else {
+            panic!("{version}: not a struct");
+        };
+        assert_eq!(
+            (dims.as_slice(), fields.as_slice()),
+            (&[1, 2][..], &["one".to_string(), "two".to_string()][..])
+        );
+        assert_eq!(
+            elements[1][1],
+            Value::Char {
+                text: "number 2".into()
+            }
+        );
+        assert_eq!(
+            elements[0][1],
+            Value::Numeric {
+                dims: vec![1, 1],
+                real: vec![2.0]
+            }
+        );
+
+        let v = read(&format!("teststringarray_{version}.mat"));
+        assert_eq!(
+            v[0].value,
+            Value::Char {
+                text: "one  \ntwo  \nthree".into()
+            }
+        );
+        let v = read(&format!("testmatrix_{version}.mat"));
+        let Value::Numeric { dims, real } = &v[0].value else {
+            panic!()
+        };
+        assert_eq!(
+            (dims.as_slice(), &real[..4]),
+            (&[3, 5][..], &[1.0, 2.0, 3.0, 2.0][..])
+        );
+    }
+    let v = read("testunicode_7.4_GLNX86.mat");
+    let Value::Char { text } = &v[0].value else {
+        panic!()
+    };
+    assert!(text.contains("すべての人間は"));
+    let v = read("testemptycell_7.4_GLNX86.mat");
+    let Value::Cell { elements } = &v[0].value else {
+        panic!()
+    };
+    assert_eq!(elements.len(), 5);
+    assert_eq!(
+        elements[2],
+        Value::Numeric {
+            dims: vec![0, 0],
+            real: vec![]
+        }
+    );
+    let v73 = std::fs::read(dir.join("testhdf5_7.4_GLNX86.mat")).unwrap();
+    assert!(read_variables(&v73).is_err());
+    // Every file, good or bad, reads or fails cleanly.
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "mat") {
+            let _ = read_variables(&std::fs::read(&p).unwrap());
         }
     }
 }

@@ -115,15 +115,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SynthError + '_ {
     }
 }
 
-/// Renders images in parallel (order-independent: each has its own stream).
-fn render_all<'a>(
-    plan: &Plan,
-    items: &'a [Planned],
-) -> Result<Vec<(&'a Planned, Vec<u8>)>, SynthError> {
-    items.par_iter().map(|p| Ok((p, plan.render(p)?))).collect()
-}
-
 /// Writes `path` through a temporary sibling, fsyncs it and renames it in.
+/// `f` may smuggle a [`SynthError`] out through [`io::Error::other`].
 fn write_atomic(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -142,7 +135,19 @@ fn write_atomic(
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map_err(io_err(path))
+    result.map_err(|e| match e.downcast::<SynthError>() {
+        Ok(inner) => inner,
+        Err(e) => io_err(path)(e),
+    })
+}
+
+/// Renders `items` in parallel, for use inside [`write_atomic`].
+fn render_io<'a>(plan: &Plan, items: &[&'a Planned]) -> io::Result<Vec<(&'a Planned, Vec<u8>)>> {
+    items
+        .par_iter()
+        .map(|&p| Ok((p, plan.render(p)?)))
+        .collect::<Result<_, SynthError>>()
+        .map_err(io::Error::other)
 }
 
 /// Builds the directories `names` under a temporary directory in `out`,
@@ -185,7 +190,11 @@ fn write_files(
 ) -> Result<(), SynthError> {
     // Render a chunk at a time to bound memory on large configurations.
     for chunk in items.chunks(512) {
-        for (p, bytes) in render_all(plan, chunk)? {
+        let items: Vec<&Planned> = chunk.iter().collect();
+        for (p, bytes) in render_io(plan, &items).map_err(|e| match e.downcast::<SynthError>() {
+            Ok(inner) => inner,
+            Err(e) => io_err(root)(e),
+        })? {
             let path = root.join(path_of(p));
             if let Some(dir) = path.parent() {
                 fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -218,30 +227,26 @@ fn append<W: Write>(b: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::Res
     b.append(&tar_header(path, data.len() as u64, false), data)
 }
 
-/// Outer tar of `<wnid>.tar` inner tars, one per class, in WNID order.
+/// Outer tar of `<wnid>.tar` inner tars, one per class, in WNID order;
+/// one class at a time is held in memory.
 fn write_train_tar(plan: &Plan, path: &Path) -> Result<(), SynthError> {
-    let mut inner_tars = Vec::new();
-    for (c, class) in plan.classes.iter().enumerate() {
-        let of_class: Vec<&Planned> = plan
-            .train
-            .iter()
-            .filter(|p| p.label as usize == c)
-            .collect();
-        let rendered: Vec<Vec<u8>> = of_class
-            .par_iter()
-            .map(|p| plan.render(p))
-            .collect::<Result<_, _>>()?;
-        let mut inner = tar::Builder::new(Vec::new());
-        for (p, bytes) in of_class.iter().zip(&rendered) {
-            append(&mut inner, &p.name, bytes).map_err(io_err(path))?;
-        }
-        let inner = inner.into_inner().map_err(io_err(path))?;
-        inner_tars.push((format!("{}.tar", class.wnid), inner));
-    }
     write_atomic(path, |w| {
         let mut outer = tar::Builder::new(w);
-        for (name, data) in &inner_tars {
-            append(&mut outer, name, data)?;
+        for (c, class) in plan.classes.iter().enumerate() {
+            let of_class: Vec<&Planned> = plan
+                .train
+                .iter()
+                .filter(|p| p.label as usize == c)
+                .collect();
+            let mut inner = tar::Builder::new(Vec::new());
+            for (p, bytes) in render_io(plan, &of_class)? {
+                append(&mut inner, &p.name, &bytes)?;
+            }
+            append(
+                &mut outer,
+                &format!("{}.tar", class.wnid),
+                &inner.into_inner()?,
+            )?;
         }
         outer.into_inner()?;
         Ok(())
@@ -250,12 +255,13 @@ fn write_train_tar(plan: &Plan, path: &Path) -> Result<(), SynthError> {
 
 /// Flat tar of val images, members in shuffled order.
 fn write_val_tar(plan: &Plan, path: &Path) -> Result<(), SynthError> {
-    let rendered = render_all(plan, &plan.val)?;
     write_atomic(path, |w| {
         let mut b = tar::Builder::new(w);
-        for &i in &plan.val_tar_order {
-            let (p, bytes) = &rendered[i];
-            append(&mut b, &p.name, bytes)?;
+        for chunk in plan.val_tar_order.chunks(512) {
+            let items: Vec<&Planned> = chunk.iter().map(|&i| &plan.val[i]).collect();
+            for (p, bytes) in render_io(plan, &items)? {
+                append(&mut b, &p.name, &bytes)?;
+            }
         }
         b.into_inner()?;
         Ok(())
