@@ -59,8 +59,7 @@ impl LocalResponseNormConfig {
 
 /// Local response normalisation across channels (see
 /// [`LocalResponseNormConfig`] for the formula). Built from differentiable
-/// tensor ops (square, an average pool over channels, square roots or
-/// `powf`, divide), so burn's autodiff gives its exact gradient.
+/// tensor ops (square, an average pool over channels, `powf`, divide), so burn's autodiff gives its exact gradient.
 #[derive(Module, Clone, Debug)]
 pub struct LocalResponseNorm {
     /// Channels in the window.
@@ -98,7 +97,7 @@ impl LocalResponseNorm {
             .mul_scalar(self.alpha * self.size as f64)
             .add_scalar(self.k)
             .reshape([n, c, h, w]);
-        input / pow(base, self.beta)
+        input / base.powf_scalar(self.beta)
     }
 
     /// The configuration this module was built from.
@@ -127,15 +126,4 @@ fn window_mean<B: Backend>(x: Tensor<B, 4>, size: usize) -> Tensor<B, 4> {
     let zeros = |rows| Tensor::zeros([b, 1, rows, l], &device);
     let padded = Tensor::cat(vec![zeros(before), x, zeros(after)], 2);
     avg_pool2d(padded, [size, 1], [1, 1], [0, 0], true, false)
-}
-
-/// `x^beta` for positive `x`; the paper's 0.75 as `sqrt(x) * sqrt(sqrt(x))`,
-/// which is several times cheaper than `powf` forward and backward.
-fn pow<B: Backend>(x: Tensor<B, 4>, beta: f64) -> Tensor<B, 4> {
-    if beta == 0.75 {
-        let s = x.sqrt();
-        s.clone() * s.sqrt()
-    } else {
-        x.powf_scalar(beta)
-    }
 }
