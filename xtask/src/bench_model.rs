@@ -49,11 +49,17 @@ struct Samples {
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
@@ -64,7 +70,10 @@ pub fn run(args: Args) -> Result<()> {
         other => bail!("--model {other}: expected paper or torchvision"),
     };
     let s = config.input_size;
-    println!("bench model: {} AlexNet, batch {}x3x{s}x{s}, {threads} thread(s), {} round(s) x {} iteration(s)", args.model, args.batch, args.rounds, args.iters);
+    println!(
+        "bench model: {} AlexNet, batch {}x3x{s}x{s}, {threads} thread(s), {} round(s) x {} iteration(s)",
+        args.model, args.batch, args.rounds, args.iters
+    );
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_model_torch.py");
     let device = Default::default();
     let mut ours = Samples::default();
@@ -74,7 +83,11 @@ pub fn run(args: Args) -> Result<()> {
     for round in 0..args.rounds {
         let f = time_forward::<Backend>(&config, args.batch, 1, args.iters, &device);
         let t = time_train_step::<Backend>(&config, args.batch, 1, args.iters, &device);
-        println!("round {round}: burn    forward {:8.1} ms  train step {:8.1} ms", median(&f), median(&t));
+        println!(
+            "round {round}: burn    forward {:8.1} ms  train step {:8.1} ms",
+            median(&f),
+            median(&t)
+        );
         ours.forward.extend(f);
         ours.train.extend(t);
         if args.no_torch || torch_error.is_some() {
@@ -82,7 +95,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         match run_torch(&args, &script, threads) {
             Ok((f, t, version)) => {
-                println!("round {round}: pytorch forward {:8.1} ms  train step {:8.1} ms", median(&f), median(&t));
+                println!(
+                    "round {round}: pytorch forward {:8.1} ms  train step {:8.1} ms",
+                    median(&f),
+                    median(&t)
+                );
                 torch.forward.extend(f);
                 torch.train.extend(t);
                 torch_version = version;
@@ -94,9 +111,15 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     println!();
-    println!("| {:<12} | {:>12} | {:>12} | {:>7} |", "median ms", "burn (flex)", "PyTorch", "ratio");
+    println!(
+        "| {:<12} | {:>12} | {:>12} | {:>7} |",
+        "median ms", "burn (flex)", "PyTorch", "ratio"
+    );
     println!("|--------------|--------------|--------------|---------|");
-    for (name, a, b) in [("forward", &ours.forward, &torch.forward), ("train step", &ours.train, &torch.train)] {
+    for (name, a, b) in [
+        ("forward", &ours.forward, &torch.forward),
+        ("train step", &ours.train, &torch.train),
+    ] {
         let (a, b) = (median(a), median(b));
         if b.is_nan() {
             println!("| {name:<12} | {a:>12.1} | {:>12} | {:>7} |", "n/a", "n/a");
@@ -109,34 +132,68 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.layers {
         println!();
-        println!("per-layer (burn, autodiff backend, median of {} after a warm-up):", args.iters);
-        println!("| {:<18} | {:<18} | {:>10} | {:>12} |", "layer", "input", "fwd ms", "fwd+bwd ms");
+        println!(
+            "per-layer (burn, autodiff backend, median of {} after a warm-up):",
+            args.iters
+        );
+        println!(
+            "| {:<18} | {:<18} | {:>10} | {:>12} |",
+            "layer", "input", "fwd ms", "fwd+bwd ms"
+        );
         println!("|--------------------|--------------------|------------|--------------|");
         let rows = layer_profile::<Backend>(&config, args.batch, args.iters, &device);
         let total: f64 = rows.iter().map(|r| r.forward_backward_ms).sum();
         for r in &rows {
-            println!("| {:<18} | {:<18} | {:>10.1} | {:>12.1} |", r.name, format!("{:?}", r.input), r.forward_ms, r.forward_backward_ms);
+            println!(
+                "| {:<18} | {:<18} | {:>10.1} | {:>12.1} |",
+                r.name,
+                format!("{:?}", r.input),
+                r.forward_ms,
+                r.forward_backward_ms
+            );
         }
-        println!("| {:<18} | {:<18} | {:>10} | {:>12.1} |", "sum", "", "", total);
+        println!(
+            "| {:<18} | {:<18} | {:>10} | {:>12.1} |",
+            "sum", "", "", total
+        );
     }
     Ok(())
 }
 
-fn run_torch(args: &Args, script: &PathBuf, threads: usize) -> Result<(Vec<f64>, Vec<f64>, String)> {
+fn run_torch(
+    args: &Args,
+    script: &PathBuf,
+    threads: usize,
+) -> Result<(Vec<f64>, Vec<f64>, String)> {
     let out = Command::new(&args.python)
         .arg(script)
-        .args(["--model", &args.model, "--batch", &args.batch.to_string(), "--iters", &args.iters.to_string()])
+        .args([
+            "--model",
+            &args.model,
+            "--batch",
+            &args.batch.to_string(),
+            "--iters",
+            &args.iters.to_string(),
+        ])
         .args(["--threads", &threads.to_string()])
         .output()
         .with_context(|| format!("running {} {}", args.python, script.display()))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("");
-        bail!("{} exited with {}: {last} (install torch for --python, or pass --no-torch)", script.display(), out.status);
+        bail!(
+            "{} exited with {}: {last} (install torch for --python, or pass --no-torch)",
+            script.display(),
+            out.status
+        );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().context("PyTorch script printed nothing")?;
-    let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("parsing PyTorch output `{line}`"))?;
+    let line = stdout
+        .lines()
+        .last()
+        .context("PyTorch script printed nothing")?;
+    let v: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("parsing PyTorch output `{line}`"))?;
     let list = |k: &str| -> Result<Vec<f64>> {
         v[k].as_array()
             .with_context(|| format!("PyTorch output lacks `{k}`"))?
@@ -144,5 +201,9 @@ fn run_torch(args: &Args, script: &PathBuf, threads: usize) -> Result<(Vec<f64>,
             .map(|x| x.as_f64().context("not a number"))
             .collect()
     };
-    Ok((list("forward_ms")?, list("train_ms")?, v["torch"].as_str().unwrap_or("?").to_string()))
+    Ok((
+        list("forward_ms")?,
+        list("train_ms")?,
+        v["torch"].as_str().unwrap_or("?").to_string(),
+    ))
 }

@@ -22,7 +22,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let [variant, classes, weights, inputs, out] = args.as_slice() else {
         return Err("usage: logits {paper|torchvision} NUM_CLASSES WEIGHTS INPUTS OUT".into());
     };
-    let classes: usize = classes.parse().map_err(|e| format!("NUM_CLASSES `{classes}`: {e}"))?;
+    let classes: usize = classes
+        .parse()
+        .map_err(|e| format!("NUM_CLASSES `{classes}`: {e}"))?;
     let config = match variant.as_str() {
         "paper" => AlexNetConfig::paper(classes),
         "torchvision" => AlexNetConfig::torchvision(classes),
@@ -33,7 +35,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let bytes = std::fs::read(inputs).map_err(|e| format!("{inputs}: {e}"))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| format!("{inputs}: {e}"))?;
-    let images = file.tensor("images").map_err(|e| format!("{inputs}: tensor `images`: {e}"))?;
+    let images = file
+        .tensor("images")
+        .map_err(|e| format!("{inputs}: tensor `images`: {e}"))?;
     let shape: [usize; 4] = images
         .shape()
         .try_into()
@@ -41,7 +45,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     if images.dtype() != Dtype::F32 {
         return Err(format!("{inputs}: `images` must be F32").into());
     }
-    let values: Vec<f32> = images.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let values: Vec<f32> = images
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     let x = Tensor::<Flex, 4>::from_data(TensorData::new(values, shape), &device);
 
     let logits = model.forward(x);
@@ -49,6 +57,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let v: Vec<f32> = logits.into_data().to_vec().map_err(|e| format!("{e:?}"))?;
     let raw: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     let view = TensorView::new(Dtype::F32, dims.to_vec(), &raw)?;
-    safetensors::serialize_to_file([("logits", view)], None::<HashMap<String, String>>, Path::new(out))?;
+    safetensors::serialize_to_file(
+        [("logits", view)],
+        None::<HashMap<String, String>>,
+        Path::new(out),
+    )?;
     Ok(())
 }

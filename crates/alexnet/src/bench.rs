@@ -18,7 +18,9 @@ use crate::model::ReluExt;
 /// `MomentumConfig` defaults to dampening 0.1), weight decay 5e-4.
 pub fn paper_sgd() -> SgdConfig {
     SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
+        .with_momentum(Some(
+            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+        ))
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
 }
 
@@ -42,7 +44,11 @@ pub fn time_forward<B: AutodiffBackend>(
 ) -> Vec<f64> {
     let model = config.init::<B>(device).valid();
     let s = config.input_size;
-    let x = Tensor::<B::InnerBackend, 4>::random([batch, 3, s, s], Distribution::Normal(0.0, 50.0), device);
+    let x = Tensor::<B::InnerBackend, 4>::random(
+        [batch, 3, s, s],
+        Distribution::Normal(0.0, 50.0),
+        device,
+    );
     (0..warmup + iters)
         .map(|_| {
             let t = Instant::now();
@@ -72,7 +78,9 @@ pub fn time_train_step<B: AutodiffBackend>(
     let x = Tensor::<B, 4>::random([batch, 3, s, s], Distribution::Normal(0.0, 50.0), device);
     let y = Tensor::<B, 1, Int>::from_data(
         burn::tensor::TensorData::new(
-            (0..batch as i64).map(|i| i % config.num_classes as i64).collect::<Vec<_>>(),
+            (0..batch as i64)
+                .map(|i| i % config.num_classes as i64)
+                .collect::<Vec<_>>(),
             [batch],
         ),
         device,
@@ -149,17 +157,34 @@ pub fn layer_profile<B: AutodiffBackend>(
     stages.push(("pool5", Box::new(|x| pool(x))));
     for (name, f) in &stages {
         let (input, fwd, fb, next) = time_stage(x.clone(), f, iters, device);
-        out.push(LayerTime { name: name.to_string(), input, forward_ms: fwd, forward_backward_ms: fb });
+        out.push(LayerTime {
+            name: name.to_string(),
+            input,
+            forward_ms: fwd,
+            forward_backward_ms: fb,
+        });
         x = next;
     }
     let mut h: Tensor<B, 2> = x.flatten(1, 3);
-    for (l, name) in ["fc6+relu+dropout", "fc7+relu+dropout", "fc8"].iter().enumerate() {
+    for (l, name) in ["fc6+relu+dropout", "fc7+relu+dropout", "fc8"]
+        .iter()
+        .enumerate()
+    {
         let f = |x: Tensor<B, 2>| {
             let y = model.fcs[l].forward(x);
-            if l < 2 { model.dropout.forward(y.relu_act()) } else { y }
+            if l < 2 {
+                model.dropout.forward(y.relu_act())
+            } else {
+                y
+            }
         };
         let (input, fwd, fb, next) = time_stage(h.clone(), &f, iters, device);
-        out.push(LayerTime { name: name.to_string(), input, forward_ms: fwd, forward_backward_ms: fb });
+        out.push(LayerTime {
+            name: name.to_string(),
+            input,
+            forward_ms: fwd,
+            forward_backward_ms: fb,
+        });
         h = next;
     }
     out
@@ -194,5 +219,10 @@ fn time_stage<B: AutodiffBackend, const D: usize, const E: usize>(
     // The first repetition warms caches and allocators.
     fwd.remove(0);
     fb.remove(0);
-    (input, median(fwd), median(fb), last.expect("at least one repetition"))
+    (
+        input,
+        median(fwd),
+        median(fb),
+        last.expect("at least one repetition"),
+    )
 }

@@ -91,7 +91,10 @@ impl LocalResponseNorm {
         // Channels become the height of a one-channel image per (sample,
         // group), so the window sum is a single average pool (with zero
         // padding counted, i.e. sum / size) whose backward is burn's own.
-        let sq: Tensor<B, 4> = input.clone().square().reshape([n * self.groups, 1, cg, h * w]);
+        let sq: Tensor<B, 4> = input
+            .clone()
+            .square()
+            .reshape([n * self.groups, 1, cg, h * w]);
         let avg = window_mean(sq, self.size);
         let base = avg
             .mul_scalar(self.alpha * self.size as f64)

@@ -331,8 +331,8 @@ pub fn from_bytes<B: Backend>(
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
         let is_weight = e.name.ends_with("weight");
-        let data = TensorData::new(values, e.shape.clone());
         if e.layer < 5 {
+            let data = TensorData::new(values, e.shape.clone());
             let conv = &mut model.convs[e.layer];
             if is_weight {
                 conv.weight = Param::from_tensor(Tensor::from_data(data, device));
@@ -342,23 +342,28 @@ pub fn from_bytes<B: Backend>(
         } else {
             let fc = &mut model.fcs[e.layer - 5];
             if is_weight {
-                // Transposed on the host so burn gets a contiguous [in, out].
                 let (rows, cols) = (e.shape[0], e.shape[1]);
-                let v = data.to_vec::<f32>().unwrap_or_default();
-                let mut t = vec![0.0f32; v.len()];
-                for (o, row) in v.chunks_exact(cols).enumerate() {
-                    for (i, x) in row.iter().enumerate() {
-                        t[i * rows + o] = *x;
-                    }
-                }
-                let data = TensorData::new(t, [cols, rows]);
+                let data = TensorData::new(transpose(&values, rows, cols), [cols, rows]);
                 fc.weight = Param::from_tensor(Tensor::from_data(data, device));
             } else {
+                let data = TensorData::new(values, e.shape.clone());
                 fc.bias = Some(Param::from_tensor(Tensor::from_data(data, device)));
             }
         }
     }
     Ok(model)
+}
+
+/// `[rows, cols]` → `[cols, rows]`, on the host so burn gets a contiguous
+/// `[in, out]` linear weight (a transposed view would change its matmul path).
+fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; v.len()];
+    for (r, row) in v.chunks_exact(cols).enumerate() {
+        for (c, x) in row.iter().enumerate() {
+            t[c * rows + r] = *x;
+        }
+    }
+    t
 }
 
 /// The configuration stored in a file's metadata by [`save`], if any.

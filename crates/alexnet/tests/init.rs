@@ -35,7 +35,10 @@ fn paper_init_statistics() {
     }
     let expected = [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0];
     for (l, (b, e)) in biases.iter().zip(expected).enumerate() {
-        assert!(b.iter().all(|x| *x == e), "layer {l}: biases should all be {e}");
+        assert!(
+            b.iter().all(|x| *x == e),
+            "layer {l}: biases should all be {e}"
+        );
     }
     assert_eq!(biases[7].len(), 1000);
 }

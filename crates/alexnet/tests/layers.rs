@@ -5,10 +5,10 @@ mod common;
 
 use alexnet::LocalResponseNormConfig;
 use burn::module::AutodiffModule;
+use burn::nn::DropoutConfig;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::DropoutConfig;
 use burn::tensor::Tensor;
 use common::{AD, B, max_rel_err, random_scaled, random_tensor, random_vec, values};
 
@@ -30,7 +30,10 @@ fn grouped_conv_matches_reference() {
     let bias = values(conv.bias.as_ref().unwrap().val());
     let xs = [n, cin, hw, hw];
     let x = random_vec(xs.iter().product(), 1);
-    let out = values(conv.forward(Tensor::from_data(burn::tensor::TensorData::new(x.clone(), xs), &device)));
+    let out = values(conv.forward(Tensor::from_data(
+        burn::tensor::TensorData::new(x.clone(), xs),
+        &device,
+    )));
 
     let oh = (hw + 2 * pad - k) / stride + 1;
     let ws = [cout, cin / groups, k, k];
@@ -46,7 +49,10 @@ fn grouped_conv_matches_reference() {
                     for ci in 0..cin_g {
                         for u in 0..k {
                             for v in 0..k {
-                                let (y, xx) = ((i * stride + u) as isize - pad as isize, (j * stride + v) as isize - pad as isize);
+                                let (y, xx) = (
+                                    (i * stride + u) as isize - pad as isize,
+                                    (j * stride + v) as isize - pad as isize,
+                                );
                                 if y < 0 || xx < 0 || y >= hw as isize || xx >= hw as isize {
                                     continue;
                                 }
@@ -68,7 +74,9 @@ fn grouped_conv_matches_reference() {
 fn overlapping_max_pool_forward_and_backward_match_reference() {
     let s = [2, 3, 9, 9];
     let (k, stride) = (3, 2);
-    let pool = MaxPool2dConfig::new([k, k]).with_strides([stride, stride]).init();
+    let pool = MaxPool2dConfig::new([k, k])
+        .with_strides([stride, stride])
+        .init();
     let x = random_scaled::<AD, 4>(s, 2, 1.0).require_grad();
     let y = pool.forward(x.clone());
     let oh = (s[2] - k) / stride + 1;
@@ -108,7 +116,12 @@ fn overlapping_max_pool_forward_and_backward_match_reference() {
 }
 
 /// The paper's LRN in f64: returns (output, d(sum r*b)/da).
-fn lrn_reference(a: &[f32], r: &[f32], s: [usize; 4], cfg: &LocalResponseNormConfig) -> (Vec<f64>, Vec<f64>) {
+fn lrn_reference(
+    a: &[f32],
+    r: &[f32],
+    s: [usize; 4],
+    cfg: &LocalResponseNormConfig,
+) -> (Vec<f64>, Vec<f64>) {
     let cg = s[1] / cfg.groups;
     let before = cfg.size / 2;
     let after = cfg.size - 1 - before;
@@ -125,7 +138,9 @@ fn lrn_reference(a: &[f32], r: &[f32], s: [usize; 4], cfg: &LocalResponseNormCon
         for y in 0..s[2] {
             for x in 0..s[3] {
                 for i in 0..s[1] {
-                    let sum: f64 = window(i).map(|j| (a[at(s, b, j, y, x)] as f64).powi(2)).sum();
+                    let sum: f64 = window(i)
+                        .map(|j| (a[at(s, b, j, y, x)] as f64).powi(2))
+                        .sum();
                     let d = cfg.k + cfg.alpha * sum;
                     let idx = at(s, b, i, y, x);
                     denom[idx] = d;
@@ -139,7 +154,13 @@ fn lrn_reference(a: &[f32], r: &[f32], s: [usize; 4], cfg: &LocalResponseNormCon
                     grad[jdx] += rj * dj.powf(-cfg.beta);
                     for i in window(j) {
                         let idx = at(s, b, i, y, x);
-                        grad[idx] -= rj * 2.0 * cfg.alpha * cfg.beta * aj * a[idx] as f64 * dj.powf(-cfg.beta - 1.0);
+                        grad[idx] -= rj
+                            * 2.0
+                            * cfg.alpha
+                            * cfg.beta
+                            * aj
+                            * a[idx] as f64
+                            * dj.powf(-cfg.beta - 1.0);
                     }
                 }
             }
@@ -159,9 +180,15 @@ fn check_lrn(cfg: LocalResponseNormConfig, scale: f32, seed: u64) {
     let out: Vec<f32> = out.iter().map(|v| *v as f32).collect();
     let grad: Vec<f32> = grad.iter().map(|v| *v as f32).collect();
     let err = max_rel_err(&values(y.inner()), &out, 1e-6);
-    assert!(err < 1e-5, "LRN forward differs from the paper's formula ({cfg:?}): {err}");
+    assert!(
+        err < 1e-5,
+        "LRN forward differs from the paper's formula ({cfg:?}): {err}"
+    );
     let err = max_rel_err(&values(x.grad(&grads).unwrap()), &grad, 1e-4);
-    assert!(err < 1e-4, "LRN backward differs from the analytic gradient ({cfg:?}): {err}");
+    assert!(
+        err < 1e-4,
+        "LRN backward differs from the analytic gradient ({cfg:?}): {err}"
+    );
 }
 
 #[test]
@@ -171,9 +198,23 @@ fn lrn_matches_the_papers_formula_forward_and_backward() {
     // Two independent channel blocks, as in the paper's towers.
     check_lrn(LocalResponseNormConfig::paper(), 80.0, 20);
     // Strong normalisation and an even window.
-    check_lrn(LocalResponseNormConfig::new().with_size(4).with_alpha(0.5).with_k(1.0), 2.0, 30);
+    check_lrn(
+        LocalResponseNormConfig::new()
+            .with_size(4)
+            .with_alpha(0.5)
+            .with_k(1.0),
+        2.0,
+        30,
+    );
     // A general exponent (computed with powf rather than square roots).
-    check_lrn(LocalResponseNormConfig::new().with_size(3).with_alpha(0.2).with_beta(0.6), 3.0, 35);
+    check_lrn(
+        LocalResponseNormConfig::new()
+            .with_size(3)
+            .with_alpha(0.2)
+            .with_beta(0.6),
+        3.0,
+        35,
+    );
 }
 
 #[test]
@@ -182,10 +223,17 @@ fn lrn_does_not_divide_alpha_by_the_window_size() {
     let lrn = LocalResponseNormConfig::new().init();
     let mut v = vec![0.0f32; 5];
     v[2] = 100.0;
-    let x = Tensor::<B, 4>::from_data(burn::tensor::TensorData::new(v, [1, 5, 1, 1]), &Default::default());
+    let x = Tensor::<B, 4>::from_data(
+        burn::tensor::TensorData::new(v, [1, 5, 1, 1]),
+        &Default::default(),
+    );
     let y = values(lrn.forward(x));
     let expected = 100.0 / (2.0f64 + 1e-4 * 1e4).powf(0.75);
-    assert!((y[2] as f64 - expected).abs() < 1e-4 * expected, "{} vs {expected}", y[2]);
+    assert!(
+        (y[2] as f64 - expected).abs() < 1e-4 * expected,
+        "{} vs {expected}",
+        y[2]
+    );
 }
 
 #[test]
@@ -193,16 +241,29 @@ fn lrn_gradient_passes_finite_differences() {
     // f32 central differences: eps = 1e-2 on O(1) inputs with strong
     // normalisation keeps truncation (~eps^2) and rounding (~1e-7/eps) both
     // near 1e-4 of the gradient's scale.
-    let cfg = LocalResponseNormConfig::new().with_size(3).with_alpha(0.3).with_k(1.0);
+    let cfg = LocalResponseNormConfig::new()
+        .with_size(3)
+        .with_alpha(0.3)
+        .with_k(1.0);
     let lrn = cfg.init();
     let s = [1, 5, 2, 2];
-    let base = random_vec(20, 40).into_iter().map(|v| v * 2.0).collect::<Vec<_>>();
+    let base = random_vec(20, 40)
+        .into_iter()
+        .map(|v| v * 2.0)
+        .collect::<Vec<_>>();
     let r = random_tensor::<AD, 4>(s, 41);
     let loss = |v: &[f32]| -> f64 {
-        let x = Tensor::<AD, 4>::from_data(burn::tensor::TensorData::new(v.to_vec(), s), &Default::default());
+        let x = Tensor::<AD, 4>::from_data(
+            burn::tensor::TensorData::new(v.to_vec(), s),
+            &Default::default(),
+        );
         values((lrn.forward(x) * r.clone()).sum())[0] as f64
     };
-    let x = Tensor::<AD, 4>::from_data(burn::tensor::TensorData::new(base.clone(), s), &Default::default()).require_grad();
+    let x = Tensor::<AD, 4>::from_data(
+        burn::tensor::TensorData::new(base.clone(), s),
+        &Default::default(),
+    )
+    .require_grad();
     let grads = (lrn.forward(x.clone()) * r.clone()).sum().backward();
     let g = values(x.grad(&grads).unwrap());
     let eps = 1e-2f32;
@@ -214,7 +275,11 @@ fn lrn_gradient_passes_finite_differences() {
         m[i] -= eps;
         let fd = (loss(&p) - loss(&m)) / (2.0 * eps as f64);
         let diff = (fd - g[i] as f64).abs();
-        assert!(diff < 2e-3 * scale as f64, "element {i}: autodiff {} vs finite difference {fd}", g[i]);
+        assert!(
+            diff < 2e-3 * scale as f64,
+            "element {i}: autodiff {} vs finite difference {fd}",
+            g[i]
+        );
     }
 }
 
@@ -230,7 +295,11 @@ fn dropout_is_identity_in_eval_and_scaled_bernoulli_in_training() {
     let x = random_scaled::<AD, 3>(s, 51, 1.0).require_grad();
     let y = dropout.forward(x.clone());
     let grads = y.clone().sum().backward();
-    let (xv, yv, gv) = (values(x.clone().inner()), values(y.inner()), values(x.grad(&grads).unwrap()));
+    let (xv, yv, gv) = (
+        values(x.clone().inner()),
+        values(y.inner()),
+        values(x.grad(&grads).unwrap()),
+    );
     let mut dropped = 0usize;
     for ((xi, yi), gi) in xv.iter().zip(&yv).zip(&gv) {
         if *yi == 0.0 {
@@ -238,13 +307,19 @@ fn dropout_is_identity_in_eval_and_scaled_bernoulli_in_training() {
             assert_eq!(*gi, 0.0, "a dropped unit passes gradient");
         } else {
             let k = (1.0 / (1.0 - p)) as f32;
-            assert!((yi - xi * k).abs() <= 1e-6 * xi.abs().max(1.0), "kept unit not scaled by 1/(1-p)");
+            assert!(
+                (yi - xi * k).abs() <= 1e-6 * xi.abs().max(1.0),
+                "kept unit not scaled by 1/(1-p)"
+            );
             assert!((gi - k).abs() < 1e-6, "kept unit's gradient is not 1/(1-p)");
         }
     }
     let frac = dropped as f64 / xv.len() as f64;
     // 20,000 Bernoulli(0.5) draws: std 0.0035.
-    assert!((frac - p).abs() < 0.02, "dropped fraction {frac}, expected {p}");
+    assert!(
+        (frac - p).abs() < 0.02,
+        "dropped fraction {frac}, expected {p}"
+    );
 }
 
 #[test]
@@ -255,7 +330,10 @@ fn model_dropout_only_under_autodiff() {
     let x = random_scaled::<AD, 4>([2, 3, 64, 64], 60, 50.0);
     let a = values(model.forward(x.clone()));
     let b = values(model.forward(x.clone()));
-    assert_ne!(a, b, "training forward passes should draw different dropout masks");
+    assert_ne!(
+        a, b,
+        "training forward passes should draw different dropout masks"
+    );
     let valid = model.valid();
     let c = values(valid.forward(x.clone().inner()));
     let d = values(valid.forward(x.inner()));

@@ -27,7 +27,9 @@ struct ToGrad<'a> {
 impl ModuleMapper<AD> for ToGrad<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<AD, D>>) -> Param<Tensor<AD, D>> {
         let (id, tensor, mapper) = param.consume();
-        let grad = tensor.grad(self.grads).expect("every parameter gets a gradient");
+        let grad = tensor
+            .grad(self.grads)
+            .expect("every parameter gets a gradient");
         Param::from_mapped_value(id, Tensor::from_inner(grad), mapper)
     }
 }
@@ -61,7 +63,10 @@ fn config() -> AlexNetConfig {
 fn randomise_biases(model: AlexNet<AD>) -> AlexNet<AD> {
     struct Rand(u64);
     impl ModuleMapper<AD> for Rand {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<AD, D>>) -> Param<Tensor<AD, D>> {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: Param<Tensor<AD, D>>,
+        ) -> Param<Tensor<AD, D>> {
             let (id, tensor, mapper) = param.consume();
             let tensor = if D == 1 {
                 self.0 += 1;
@@ -91,7 +96,10 @@ fn split_matches_grouped_logits_and_gradients() {
 
     let lg = values(logits_grouped.clone());
     let ls = values(logits_split.clone());
-    assert!(lg.iter().any(|v| v.abs() > 1e-3), "logits are not trivially zero");
+    assert!(
+        lg.iter().any(|v| v.abs() > 1e-3),
+        "logits are not trivially zero"
+    );
     let err = max_rel_err(&ls, &lg, 1e-3 * max_abs(&lg));
     assert!(err < 1e-3, "logits differ: max relative error {err}");
     let err = norm_rel_err(&ls, &lg);
@@ -105,10 +113,21 @@ fn split_matches_grouped_logits_and_gradients() {
     let err = max_rel_err(&gx_split, &gx_grouped, 1e-3 * max_abs(&gx_grouped));
     assert!(err < 1e-3, "input gradients differ: {err}");
     let err = norm_rel_err(&gx_split, &gx_grouped);
-    assert!(err < 1e-5, "input gradients differ: relative 2-norm error {err}");
+    assert!(
+        err < 1e-5,
+        "input gradients differ: relative 2-norm error {err}"
+    );
 
-    let g_grouped = params(&grouped.map(&mut ToGrad { grads: &grads_grouped }));
-    let g_split = params(&split.map(&mut ToGrad { grads: &grads_split }).into_grouped(&device));
+    let g_grouped = params(&grouped.map(&mut ToGrad {
+        grads: &grads_grouped,
+    }));
+    let g_split = params(
+        &split
+            .map(&mut ToGrad {
+                grads: &grads_split,
+            })
+            .into_grouped(&device),
+    );
     assert_eq!(g_grouped.len(), 16);
     assert_eq!(g_grouped.len(), g_split.len());
     for (k, (a, b)) in g_split.iter().zip(&g_grouped).enumerate() {
@@ -116,7 +135,10 @@ fn split_matches_grouped_logits_and_gradients() {
         let err = max_rel_err(a, b, 1e-3 * max_abs(b));
         assert!(err < 1e-3, "gradient of parameter {k} differs: {err}");
         let err = norm_rel_err(a, b);
-        assert!(err < 1e-5, "gradient of parameter {k} differs: relative 2-norm error {err}");
+        assert!(
+            err < 1e-5,
+            "gradient of parameter {k} differs: relative 2-norm error {err}"
+        );
     }
 }
 
@@ -132,7 +154,11 @@ fn conversion_round_trip_is_exact() {
     let split = SplitAlexNet::from_grouped(grouped, [device, device]).unwrap();
     assert_eq!(split.towers.len(), 2);
     // Tower widths are half the configured widths.
-    let widths: Vec<usize> = split.towers[1].convs.iter().map(|c| c.weight.dims()[0]).collect();
+    let widths: Vec<usize> = split.towers[1]
+        .convs
+        .iter()
+        .map(|c| c.weight.dims()[0])
+        .collect();
     assert_eq!(widths, vec![12, 32, 48, 48, 32]);
     assert_eq!(split.towers[0].fcs[0].weight.dims(), [64 * 9, 128]);
     let back = split.into_grouped(&device);

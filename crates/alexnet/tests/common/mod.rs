@@ -32,7 +32,10 @@ pub fn random_scaled<Bk: burn::tensor::backend::Backend, const D: usize>(
     scale: f32,
 ) -> Tensor<Bk, D> {
     let len = shape.iter().product();
-    let v: Vec<f32> = random_vec(len, seed).into_iter().map(|x| x * scale).collect();
+    let v: Vec<f32> = random_vec(len, seed)
+        .into_iter()
+        .map(|x| x * scale)
+        .collect();
     Tensor::from_data(TensorData::new(v, shape), &Default::default())
 }
 
