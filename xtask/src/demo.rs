@@ -35,7 +35,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.quiet = args.quiet;
     println!(
         "demo: {} classes × {} train / {} val images, {}×{} shards, tiny AlexNet, {} epochs on the CPU",
-        cfg.classes, cfg.train_per_class, cfg.val_per_class, cfg.image_size, cfg.image_size, cfg.epochs
+        cfg.classes,
+        cfg.train_per_class,
+        cfg.val_per_class,
+        cfg.image_size,
+        cfg.image_size,
+        cfg.epochs
     );
     let r = run_demo(&cfg).with_context(|| format!("demo in {}", args.out.display()))?;
     print!("{}", r.train.table());
@@ -59,6 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("metrics:    {}", r.metrics().display());
     println!("plot:       {}", r.plot().display());
-    println!("per class:  {}", r.run.join("per_class_10crop.csv").display());
+    println!(
+        "per class:  {}",
+        r.run.join("per_class_10crop.csv").display()
+    );
     Ok(())
 }

@@ -54,7 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.backend = args.backend;
     cfg.device = args.device;
     cfg.quiet = args.quiet;
-    let r = train::evaluate(&cfg).with_context(|| format!("evaluating on {}", args.data.display()))?;
+    let r =
+        train::evaluate(&cfg).with_context(|| format!("evaluating on {}", args.data.display()))?;
     println!(
         "{} images, {}: top-1 error {:.2}%, top-5 error {:.2}% (loss {:.4})",
         r.n,

@@ -133,30 +133,32 @@ pub fn layer_profile<B: AutodiffBackend>(
     let s = config.input_size;
     let mut x = Tensor::<B, 4>::random([batch, 3, s, s], Distribution::Normal(0.0, 50.0), device);
     let mut out = Vec::new();
-    type Layer<'a, B> = Box<dyn Fn(Tensor<B, 4>) -> Tensor<B, 4> + 'a>;
-    let convs = &model.convs;
-    let conv = |l: usize| -> Layer<'_, B> { Box::new(move |x| convs[l].forward(x).relu_act()) };
-    let lrn: Layer<'_, B> = Box::new(|x| match &model.lrn {
-        Some(l) => l.forward(x),
-        None => x,
-    });
-    let pool: Layer<'_, B> = Box::new(|x| model.pool.forward(x));
-    let mut stages: Vec<(&str, Layer<'_, B>)> = vec![("conv1+relu", conv(0))];
+    let apply = |name: &str, x: Tensor<B, 4>| -> Tensor<B, 4> {
+        let conv = |l: usize, x| model.convs[l].forward(x).relu_act();
+        match name {
+            "conv1+relu" => conv(0, x),
+            "conv2+relu" => conv(1, x),
+            "conv3+relu" => conv(2, x),
+            "conv4+relu" => conv(3, x),
+            "conv5+relu" => conv(4, x),
+            "lrn1" | "lrn2" => match &model.lrn {
+                Some(l) => l.forward(x),
+                None => x,
+            },
+            _ => model.pool.forward(x),
+        }
+    };
+    let mut stages = vec!["conv1+relu"];
     if model.lrn.is_some() {
-        stages.push(("lrn1", Box::new(|x| lrn(x))));
+        stages.push("lrn1");
     }
-    stages.push(("pool1", Box::new(|x| pool(x))));
-    stages.push(("conv2+relu", conv(1)));
+    stages.extend(["pool1", "conv2+relu"]);
     if model.lrn.is_some() {
-        stages.push(("lrn2", Box::new(|x| lrn(x))));
+        stages.push("lrn2");
     }
-    stages.push(("pool2", Box::new(|x| pool(x))));
-    stages.push(("conv3+relu", conv(2)));
-    stages.push(("conv4+relu", conv(3)));
-    stages.push(("conv5+relu", conv(4)));
-    stages.push(("pool5", Box::new(|x| pool(x))));
-    for (name, f) in &stages {
-        let (input, fwd, fb, next) = time_stage(x.clone(), f, iters, device);
+    stages.extend(["pool2", "conv3+relu", "conv4+relu", "conv5+relu", "pool5"]);
+    for name in stages {
+        let (input, fwd, fb, next) = time_stage(x.clone(), &|x| apply(name, x), iters, device);
         out.push(LayerTime {
             name: name.to_string(),
             input,

@@ -228,7 +228,7 @@ impl AlexNetConfig {
         for l in 0..5 {
             let g = self.groups[l];
             for channels in [in_ch, self.channels[l]] {
-                if channels % g != 0 {
+                if !channels.is_multiple_of(g) {
                     return Err(ConfigError::Groups {
                         layer: l + 1,
                         channels,
@@ -243,7 +243,7 @@ impl AlexNetConfig {
                 return Err(ConfigError::Zero("lrn size and groups"));
             }
             for l in 0..2 {
-                if self.channels[l] % lrn.groups != 0 {
+                if !self.channels[l].is_multiple_of(lrn.groups) {
                     return Err(ConfigError::Groups {
                         layer: l + 1,
                         channels: self.channels[l],

@@ -115,6 +115,7 @@ struct Entry {
 }
 
 /// The parameters `config` has, in order conv1.weight, conv1.bias, ...
+#[allow(clippy::needless_range_loop)] // `l` indexes four per-layer arrays
 fn entries(config: &AlexNetConfig) -> Vec<Entry> {
     let prefixes = layer_prefixes(config.variant);
     let mut out = Vec::with_capacity(16);

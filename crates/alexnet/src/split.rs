@@ -81,10 +81,10 @@ impl<B: Backend> SplitAlexNet<B> {
         {
             return Err(SplitError::LrnGroups(lrn.groups));
         }
-        if config.channels[0] % 2 != 0 || config.channels[2] % 2 != 0 {
+        if !config.channels[0].is_multiple_of(2) || !config.channels[2].is_multiple_of(2) {
             return Err(SplitError::Odd("the conv1 or conv3 width"));
         }
-        if config.fc_width % 2 != 0 {
+        if !config.fc_width.is_multiple_of(2) {
             return Err(SplitError::Odd("fc_width"));
         }
         let towers = (0..2)

@@ -199,6 +199,14 @@ fn output_is_deterministic_for_a_seed() {
     let cfg = config();
     let (a, sa) = run(&cfg);
     let (b, sb) = run(&cfg);
+    // Images are rendered in parallel; the thread count must not matter.
+    let one = tempfile::tempdir().unwrap();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| synthesize(&cfg, one.path()))
+        .unwrap();
     let (c, _) = run(&SynthConfig {
         seed: 8,
         ..cfg.clone()
@@ -213,6 +221,11 @@ fn output_is_deterministic_for_a_seed() {
         "ILSVRC2012_devkit_t12.tar.gz",
     ] {
         let x = std::fs::read(a.path().join(f)).unwrap();
+        assert_eq!(
+            x,
+            std::fs::read(one.path().join(f)).unwrap(),
+            "{f} depends on threads"
+        );
         assert_eq!(
             x,
             std::fs::read(b.path().join(f)).unwrap(),

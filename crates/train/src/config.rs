@@ -311,7 +311,10 @@ mod tests {
         assert_eq!(b.identity_mismatch(&a), None);
         b.seed = 7;
         let (field, old, new) = b.identity_mismatch(&a).unwrap();
-        assert_eq!((field.as_str(), old.as_str(), new.as_str()), ("seed", "0", "7"));
+        assert_eq!(
+            (field.as_str(), old.as_str(), new.as_str()),
+            ("seed", "0", "7")
+        );
     }
 
     #[test]

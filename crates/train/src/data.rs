@@ -26,7 +26,12 @@ pub struct Splits {
 pub fn open_splits(dir: &Path) -> Result<Splits> {
     let train = Arc::new(ShardSet::open(dir, SplitName::Train)?);
     let val = Arc::new(ShardSet::open(dir, SplitName::Val)?);
-    let id = dataset_id(dir, train.num_classes(), train.len() as u64, val.len() as u64)?;
+    let id = dataset_id(
+        dir,
+        train.num_classes(),
+        train.len() as u64,
+        val.len() as u64,
+    )?;
     Ok(Splits { train, val, id })
 }
 

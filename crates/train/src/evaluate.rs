@@ -125,10 +125,9 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
     let report = match cfg.backend {
         BackendKind::Cpu => run::<burn::backend::Flex>(cfg, burn::backend::flex::FlexDevice),
         #[cfg(feature = "cuda")]
-        BackendKind::Cuda => run::<burn::backend::Cuda>(
-            cfg,
-            burn::backend::cuda::CudaDevice { index: cfg.device },
-        ),
+        BackendKind::Cuda => {
+            run::<burn::backend::Cuda>(cfg, burn::backend::cuda::CudaDevice { index: cfg.device })
+        }
         #[cfg(not(feature = "cuda"))]
         BackendKind::Cuda => Err(TrainError::Config(
             "this build has no CUDA backend; rebuild with `--features cuda`".into(),

@@ -162,7 +162,10 @@ mod tests {
             images_per_sec: 100.0,
         };
         let line = serde_json::to_string(&r).unwrap();
-        assert!(line.starts_with(r#"{"kind":"step","epoch":0,"step":3"#), "{line}");
+        assert!(
+            line.starts_with(r#"{"kind":"step","epoch":0,"step":3"#),
+            "{line}"
+        );
         let back: MetricRecord = serde_json::from_str(&line).unwrap();
         assert_eq!(back, r);
     }

@@ -4,13 +4,13 @@
 
 use alexnet::{AlexNet, SplitAlexNet};
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::optim::Sgd;
 use burn::optim::SgdConfig;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::Sgd;
-use burn::tensor::{ElementConversion, Tensor};
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor};
 
 /// The optimizer used for a module `M`.
 pub type Optim<B, M> = OptimizerAdaptor<Sgd<<B as AutodiffBackend>::InnerBackend>, M, B>;

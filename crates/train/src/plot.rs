@@ -104,11 +104,7 @@ fn render(
         .y_label_formatter(&|_| String::new())
         .x_label_formatter(&|_| String::new())
         .draw()?;
-    for (color, pick) in [
-        (TRAIN, 4usize),
-        (VAL, 5),
-        (VAL5, 6),
-    ] {
+    for (color, pick) in [(TRAIN, 4usize), (VAL, 5), (VAL5, 6)] {
         let pts: Vec<(f64, f64)> = epochs
             .iter()
             .map(|e| (e.0, [e.4, e.5, e.6][pick - 4]))

@@ -11,7 +11,7 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 
-use crate::checkpoint::{self, Checkpoint, CheckpointState, DatasetId, CHECKPOINT_FORMAT};
+use crate::checkpoint::{self, CHECKPOINT_FORMAT, Checkpoint, CheckpointState, DatasetId};
 use crate::config::{BackendKind, TrainConfig};
 use crate::data::{Splits, augment_config, mean_mode, open_splits};
 use crate::error::{Result, TrainError};
@@ -182,7 +182,10 @@ fn run<B: AutodiffBackend>(
     if ctx.devices.len() == 2 {
         let pair = [ctx.devices[0].clone(), ctx.devices[1].clone()];
         let split = SplitAlexNet::from_grouped(grouped, pair).map_err(|e| TrainError::Model {
-            context: format!("placing the {} model on devices {:?}", cfg.model, cfg.devices),
+            context: format!(
+                "placing the {} model on devices {:?}",
+                cfg.model, cfg.devices
+            ),
             message: e.to_string(),
         })?;
         train_loop(&ctx, split, ckpt)
@@ -309,7 +312,9 @@ fn train_loop<B: AutodiffBackend, M: Classifier<B>>(
             if cfg.max_steps.is_some_and(|m| st.global_step >= m) {
                 st.epoch_seconds = epoch_start.elapsed().as_secs_f64();
                 st.epoch_end = false;
-                if let Some(d) = save(&st, &model, &optim, &mut saved_step).map_err(|e| fill(e, &last_checkpoint))? {
+                if let Some(d) = save(&st, &model, &optim, &mut saved_step)
+                    .map_err(|e| fill(e, &last_checkpoint))?
+                {
                     last_checkpoint = Some(d);
                 }
                 break 'epochs;
@@ -319,14 +324,10 @@ fn train_loop<B: AutodiffBackend, M: Classifier<B>>(
             for (i, d) in ctx.devices.iter().enumerate() {
                 B::seed(d, step_seed(cfg.seed, st.global_step, i));
             }
-            let images = Tensor::<B, 4>::from_data(
-                TensorData::new(batch.images, [n, 3, crop, crop]),
-                dev0,
-            );
-            let labels = Tensor::<B, 1, Int>::from_data(
-                TensorData::new(batch.labels.clone(), [n]),
-                dev0,
-            );
+            let images =
+                Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n, 3, crop, crop]), dev0);
+            let labels =
+                Tensor::<B, 1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), dev0);
             let logits = model.logits(images);
             let loss = loss_fn.forward(logits.clone(), labels);
             let loss_value: f32 = loss.clone().into_scalar().elem();
@@ -375,7 +376,9 @@ fn train_loop<B: AutodiffBackend, M: Classifier<B>>(
             {
                 st.epoch_seconds = epoch_start.elapsed().as_secs_f64();
                 st.epoch_end = false;
-                if let Some(d) = save(&st, &model, &optim, &mut saved_step).map_err(|e| fill(e, &last_checkpoint))? {
+                if let Some(d) = save(&st, &model, &optim, &mut saved_step)
+                    .map_err(|e| fill(e, &last_checkpoint))?
+                {
                     last_checkpoint = Some(d);
                 }
             }
@@ -443,7 +446,9 @@ fn train_loop<B: AutodiffBackend, M: Classifier<B>>(
         st.epoch_train = TopK::default();
         st.epoch_seconds = 0.0;
         st.epoch_end = true;
-        if let Some(d) = save(&st, &model, &optim, &mut saved_step).map_err(|e| fill(e, &last_checkpoint))? {
+        if let Some(d) =
+            save(&st, &model, &optim, &mut saved_step).map_err(|e| fill(e, &last_checkpoint))?
+        {
             last_checkpoint = Some(d);
         }
         st.epoch_end = false;

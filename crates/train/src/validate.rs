@@ -62,10 +62,8 @@ pub fn run<B: Backend>(
     for batch in loader.iter() {
         let n_views = batch.labels.len() * batch.views;
         let c = settings.crop;
-        let images = Tensor::<B, 4>::from_data(
-            TensorData::new(batch.images, [n_views, 3, c, c]),
-            device,
-        );
+        let images =
+            Tensor::<B, 4>::from_data(TensorData::new(batch.images, [n_views, 3, c, c]), device);
         let logits: Vec<f32> = model
             .forward(images)
             .into_data()
@@ -116,7 +114,10 @@ mod tests {
         // One image, two views, two classes: softmax([0, 0]) = [.5, .5],
         // softmax([ln 3, 0]) = [.75, .25] → mean [.625, .375].
         let p = mean_softmax(&[0.0, 0.0, 3f32.ln(), 0.0], 1, 2, 2);
-        assert!((p[0] - 0.625).abs() < 1e-6 && (p[1] - 0.375).abs() < 1e-6, "{p:?}");
+        assert!(
+            (p[0] - 0.625).abs() < 1e-6 && (p[1] - 0.375).abs() < 1e-6,
+            "{p:?}"
+        );
         // Large logits do not overflow.
         let p = mean_softmax(&[1000.0, 0.0], 1, 1, 2);
         assert!((p[0] - 1.0).abs() < 1e-6);

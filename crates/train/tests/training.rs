@@ -17,7 +17,9 @@ fn tiny_config(data: &Path, out: &Path) -> TrainConfig {
     c.val_batch_size = 16;
     c.epochs = 3;
     c.workers = 2;
-    c.lr_schedule = LrSchedule::Step { milestones: vec![1] };
+    c.lr_schedule = LrSchedule::Step {
+        milestones: vec![1],
+    };
     c.quiet = true;
     c
 }
@@ -113,7 +115,10 @@ fn resume_rejects_other_config_other_data_and_broken_checkpoints() {
     let mut other = cfg.clone();
     other.batch_size = 4;
     let msg = train(&other, Some(&run)).unwrap_err().to_string();
-    assert!(msg.contains("batch_size") && msg.contains("state.json"), "{msg}");
+    assert!(
+        msg.contains("batch_size") && msg.contains("state.json"),
+        "{msg}"
+    );
 
     // Other data with the same shape.
     let data2 = dir.path().join("data2");
@@ -136,7 +141,10 @@ fn resume_rejects_other_config_other_data_and_broken_checkpoints() {
     let ck = checkpoint::find(&run).unwrap();
     std::fs::remove_file(ck.dir.join(checkpoint::OPTIMIZER_FILE)).unwrap();
     let msg = train(&cfg, Some(&ck.dir)).unwrap_err().to_string();
-    assert!(msg.contains("optimizer.mpk") && msg.contains("missing"), "{msg}");
+    assert!(
+        msg.contains("optimizer.mpk") && msg.contains("missing"),
+        "{msg}"
+    );
 
     // A garbled state file.
     std::fs::write(ck.dir.join(checkpoint::STATE_FILE), b"{ not json").unwrap();
@@ -275,7 +283,10 @@ fn the_two_device_split_trains_like_the_grouped_model() {
     let (split, s_val) = losses(vec![0, 1], "split");
     assert_eq!(grouped.len(), 3);
     for ((_, a), (_, b)) in grouped.iter().zip(&split) {
-        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{grouped:?} vs {split:?}");
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "{grouped:?} vs {split:?}"
+        );
     }
     let (g1, _) = g_val.unwrap();
     let (s1, _) = s_val.unwrap();

@@ -36,8 +36,16 @@ fn write_npy(path: &Path, descr: &str, shape: &[u64], data: &[u8]) -> String {
 }
 
 fn pixel(class: usize, image: usize, y: usize, x: usize, c: usize, size: usize) -> u8 {
-    let base = [(class * 70) % 256, (class * 140 + 60) % 256, (class * 37 + 120) % 256][c];
-    let stripe = if (x * (class % 4 + 1) / size.max(1)) % 2 == 0 { 40 } else { 0 };
+    let base = [
+        (class * 70) % 256,
+        (class * 140 + 60) % 256,
+        (class * 37 + 120) % 256,
+    ][c];
+    let stripe = if (x * (class % 4 + 1) / size.max(1)) % 2 == 0 {
+        40
+    } else {
+        0
+    };
     let noise = (image * 31 + y * 7 + x * 13 + c * 5) % 23;
     (base + stripe + noise).min(255) as u8
 }
@@ -81,7 +89,9 @@ pub fn write_dataset(dir: &Path, classes: usize, train: usize, val: usize, size:
                 first_index: first as u64,
                 images_sha256,
                 labels_sha256,
-                sources: (0..n).map(|i| format!("{name}/{}.JPEG", first as u64 + i)).collect(),
+                sources: (0..n)
+                    .map(|i| format!("{name}/{}.JPEG", first as u64 + i))
+                    .collect(),
             });
         }
         Split {
