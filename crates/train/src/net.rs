@@ -56,7 +56,7 @@ pub fn sgd<B: AutodiffBackend, M: AutodiffModule<B>>(
             dampening: 0.0,
             nesterov: false,
         }))
-        .with_weight_decay((weight_decay > 0.0).then(|| WeightDecayConfig {
+        .with_weight_decay((weight_decay > 0.0).then_some(WeightDecayConfig {
             penalty: weight_decay as f32,
         }))
         .init::<B, M>()

@@ -104,7 +104,7 @@ fn validate_config(cfg: &TrainConfig) -> Result<()> {
     if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
         return bad(format!("learning rate must be positive, got {}", cfg.lr));
     }
-    if !(0.0..1.0).contains(&cfg.momentum) || !(cfg.weight_decay >= 0.0) {
+    if !(0.0..1.0).contains(&cfg.momentum) || !(0.0..f64::INFINITY).contains(&cfg.weight_decay) {
         return bad("momentum must be in [0, 1) and weight decay non-negative".into());
     }
     if cfg.dropout.is_some_and(|p| !(0.0..1.0).contains(&p)) {

@@ -292,3 +292,26 @@ fn the_two_device_split_trains_like_the_grouped_model() {
     let (s1, _) = s_val.unwrap();
     assert!((g1 - s1).abs() < 0.2, "val error {g1} vs {s1}");
 }
+
+#[test]
+fn evaluates_torchvision_weights_from_safetensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data224");
+    common::write_dataset(&data, 4, 1, 2, 224);
+    let weights = dir.path().join("tv.safetensors");
+    let model = alexnet::AlexNetConfig::torchvision(4)
+        .init::<burn::backend::Flex>(&burn::backend::flex::FlexDevice);
+    alexnet::safetensors::save(&model, &weights).unwrap();
+    let mut cfg = train::EvalConfig::new(data, train::WeightsSource::Torchvision(weights));
+    cfg.quiet = true;
+    cfg.batch_size = 4;
+    let r = train::evaluate(&cfg).unwrap();
+    assert_eq!((r.n, r.view), (8, "center"));
+    assert!(r.top5_error <= r.top1_error && r.loss.is_finite());
+    // A file that is not safetensors gets an error naming it.
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"nope").unwrap();
+    cfg.weights = train::WeightsSource::Torchvision(bad.clone());
+    let msg = train::evaluate(&cfg).unwrap_err().to_string();
+    assert!(msg.contains(&bad.display().to_string()), "{msg}");
+}

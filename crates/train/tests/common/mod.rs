@@ -41,7 +41,7 @@ fn pixel(class: usize, image: usize, y: usize, x: usize, c: usize, size: usize) 
         (class * 140 + 60) % 256,
         (class * 37 + 120) % 256,
     ][c];
-    let stripe = if (x * (class % 4 + 1) / size.max(1)) % 2 == 0 {
+    let stripe = if (x * (class % 4 + 1) / size.max(1)).is_multiple_of(2) {
         40
     } else {
         0
