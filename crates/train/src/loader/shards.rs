@@ -12,24 +12,8 @@ use sha2::{Digest, Sha256};
 use super::LoaderError;
 use super::npy::parse_header;
 
-/// Which split of the manifest to open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitName {
-    /// The training split.
-    Train,
-    /// The validation split.
-    Val,
-}
-
-impl SplitName {
-    /// `train` or `val`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SplitName::Train => "train",
-            SplitName::Val => "val",
-        }
-    }
-}
+/// Which split of the manifest to open (the same type `imagenet-prep` writes).
+pub use imagenet_prep::SplitName;
 
 /// A memory-mapped `.npy` file: the mapping and where its data starts.
 struct MappedNpy {
