@@ -157,6 +157,12 @@ fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Rgb8, DecodeError> {
     if w == 0 || h == 0 {
         return Err(corrupt(Format::Jpeg, "zero-sized image"));
     }
+    if !has_end_of_image(bytes) {
+        return Err(corrupt(
+            Format::Jpeg,
+            "truncated: no end-of-image marker after the last scan",
+        ));
+    }
     let data = decoder
         .decode()
         .map_err(|e| corrupt(Format::Jpeg, format!("{e:?}")))?;
@@ -196,6 +202,21 @@ fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Rgb8, DecodeError> {
         height: h,
         data: rgb.into_raw(),
     })
+}
+
+/// Whether an end-of-image marker (FF D9) follows the last start-of-scan
+/// marker (FF DA). zune-jpeg pads a file cut inside its entropy-coded data
+/// with grey and reports no error; Pillow refuses such a file ("image file is
+/// truncated"), and so do we. Inside scan data a 0xFF byte is always followed
+/// by 0x00 or a restart marker, so neither marker can appear there by chance;
+/// searching from the end skips an EXIF thumbnail's own markers, and trailing
+/// bytes after the EOI (some cameras add them) are allowed.
+fn has_end_of_image(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -254,5 +275,27 @@ mod tests {
             Err(DecodeError::Corrupt { .. })
         ));
         assert!(decode_rgb(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 3], 1 << 20).is_err());
+    }
+
+    #[test]
+    fn jpeg_cut_inside_its_scan_is_corrupt() {
+        let rgb = image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, (x ^ y) as u8])
+        });
+        let jpg = encode(rgb.into(), image::ImageFormat::Jpeg);
+        assert!(decode_rgb(&jpg, DEFAULT_MAX_PIXELS).is_ok());
+        for percent in [50, 80, 95] {
+            let cut = &jpg[..jpg.len() * percent / 100];
+            assert!(
+                matches!(
+                    decode_rgb(cut, DEFAULT_MAX_PIXELS),
+                    Err(DecodeError::Corrupt { .. })
+                ),
+                "a JPEG cut at {percent}% decoded"
+            );
+        }
+        let mut trailing = jpg.clone();
+        trailing.extend_from_slice(&[0u8; 16]);
+        assert!(decode_rgb(&trailing, DEFAULT_MAX_PIXELS).is_ok());
     }
 }
