@@ -295,6 +295,9 @@ fn the_two_device_split_trains_like_the_grouped_model() {
 
 #[test]
 fn evaluates_torchvision_weights_from_safetensors() {
+    // Initialising a model draws from burn's process-wide CPU RNG: without
+    // the lock it would interleave with a seeded training test's init.
+    let _g = common::lock();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data224");
     common::write_dataset(&data, 4, 1, 2, 224);
