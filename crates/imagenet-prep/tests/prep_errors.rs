@@ -17,31 +17,16 @@ fn cfg(input: &Path, out: &Path) -> PrepConfig {
 }
 
 fn tar_gz(path: &Path, files: &[(&str, &[u8])]) {
-    let gz = flate2::write::GzEncoder::new(
+    let mut gz = flate2::write::GzEncoder::new(
         std::fs::File::create(path).unwrap(),
         flate2::Compression::fast(),
     );
-    let mut b = tar::Builder::new(gz);
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    gz.write_all(&tar_of(files)).unwrap();
+    gz.finish().unwrap().flush().unwrap();
 }
 
 fn tar_file(path: &Path, files: &[(&str, &[u8])]) {
-    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.finish().unwrap();
+    std::fs::write(path, tar_of(files)).unwrap();
 }
 
 fn expect_err(c: &PrepConfig, names: &[&str]) -> PrepError {

@@ -2,21 +2,12 @@
 //! mutated / truncated real ILSVRC-shaped tars, through `list_tar` and
 //! through the whole input detection (`layout::plan`).
 
+mod prep_support;
+
 use imagenet_prep::archive::list_tar;
 use imagenet_prep::layout;
+use prep_support::tar_of;
 use proptest::prelude::*;
-
-fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
 
 fn sample_train_tar() -> Vec<u8> {
     let a = tar_of(&[

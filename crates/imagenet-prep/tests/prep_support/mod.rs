@@ -10,6 +10,19 @@ use imagenet_prep::manifest::Manifest;
 use imagenet_prep::npy;
 use imagenet_prep::synth::{SynthConfig, SynthLayout, SynthSummary, synthesize};
 
+/// An in-memory tar of `(member name, bytes)` pairs, in the given order.
+pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
 /// A tiny learnable set: `classes` classes, small images.
 pub fn synth_cfg(layout: SynthLayout, classes: usize, train: usize, val: usize) -> SynthConfig {
     SynthConfig {
