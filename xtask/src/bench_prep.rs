@@ -62,8 +62,23 @@ fn load(dir: &Path, limit: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// Which Rust decode path to time.
+#[derive(Clone, Copy)]
+enum DecodePath {
+    /// What prep runs: the JPEG fast path, falling back to the general one.
+    Prep,
+    /// zune-jpeg to full-size RGB, then the resize.
+    General,
+}
+
 /// Images/s of the Rust pipeline with `threads` workers.
-fn rust_rate(images: &[Vec<u8>], size: u32, threads: usize, min_s: f64) -> anyhow::Result<f64> {
+fn rust_rate(
+    images: &[Vec<u8>],
+    size: u32,
+    threads: usize,
+    min_s: f64,
+    path: DecodePath,
+) -> anyhow::Result<f64> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -72,8 +87,13 @@ fn rust_rate(images: &[Vec<u8>], size: u32, threads: usize, min_s: f64) -> anyho
             images.par_iter().try_for_each_init(
                 || (CenterCrop::new(size), vec![0u8; (size * size * 3) as usize]),
                 |(crop, out), bytes| -> anyhow::Result<()> {
-                    let img = decode_rgb(bytes, DEFAULT_MAX_PIXELS)?;
-                    crop.run(&img, out).map_err(anyhow::Error::msg)?;
+                    match path {
+                        DecodePath::Prep => crop.decode_into(bytes, DEFAULT_MAX_PIXELS, out)?,
+                        DecodePath::General => {
+                            let img = decode_rgb(bytes, DEFAULT_MAX_PIXELS)?;
+                            crop.run(&img, out).map_err(anyhow::Error::msg)?;
+                        }
+                    }
                     std::hint::black_box(&out);
                     Ok(())
                 },
@@ -155,9 +175,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Alternate Rust and Pillow per thread count so both see the same machine state.
     for &t in &counts {
         rows.push(Row {
-            name: "rust (zune-jpeg + fast_image_resize)".into(),
+            name: "rust prep (JPEG fast path)".into(),
             threads: t,
-            rate: rust_rate(&images, args.size, t, args.min_seconds)?,
+            rate: rust_rate(&images, args.size, t, args.min_seconds, DecodePath::Prep)?,
+        });
+        rows.push(Row {
+            name: "rust general (zune-jpeg + fast_image_resize)".into(),
+            threads: t,
+            rate: rust_rate(&images, args.size, t, args.min_seconds, DecodePath::General)?,
         });
         if pillow_ok {
             rows.push(Row {

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod atomic;
 pub mod decode;
 pub mod error;
+pub mod jpeg;
 pub mod layout;
 pub mod manifest;
 pub mod mat;

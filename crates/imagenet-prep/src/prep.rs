@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::atomic::{hex, write_file};
-use crate::decode::{DEFAULT_MAX_PIXELS, decode_rgb};
+use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::error::PrepError;
 use crate::layout::{self, Item, Layout, Plan, SplitName};
 use crate::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Rejected, Split};
@@ -261,10 +261,10 @@ fn process(item: &Item, crop: &mut CenterCrop, max_pixels: u64) -> Processed {
             .location
             .read()
             .map_err(|e| format!("cannot read: {e}"))?;
-        let img = decode_rgb(&bytes, max_pixels).map_err(|e| e.to_string())?;
         let s = crop.size() as usize;
         let mut out = vec![0u8; s * s * 3];
-        crop.run(&img, &mut out)?;
+        crop.decode_into(&bytes, max_pixels, &mut out)
+            .map_err(|e| e.to_string())?;
         let sums = ImageSums::of(&out);
         Ok((out, sums))
     })();

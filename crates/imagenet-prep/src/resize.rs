@@ -12,7 +12,8 @@
 
 use fast_image_resize as fr;
 
-use crate::decode::Rgb8;
+use crate::decode::{DecodeError, Rgb8, decode_rgb, has_end_of_image};
+use crate::jpeg::{self, Plane, Planes, color};
 
 /// The resized (pre-crop) size and the crop offset, in resized pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,20 +54,128 @@ pub fn geometry(width: u32, height: u32, size: u32) -> Geometry {
 pub struct CenterCrop {
     size: u32,
     resizer: fr::Resizer,
+    /// Interleaved YCbCr (or grey) of the decoded region.
+    merged: Vec<u8>,
+    /// Chroma column of each luma column.
+    columns: Vec<usize>,
+    /// One chroma row of Cb and of Cr, upsampled to luma columns.
+    chroma_rows: [Vec<u8>; 2],
+    /// Resized Y Cb Cr 0 pixels before colour conversion.
+    resized: Vec<u8>,
+    /// Resized grey image before replication to RGB.
+    grey: Vec<u8>,
 }
 
 impl CenterCrop {
     /// A resizer producing `size × size` RGB8 images.
     pub fn new(size: u32) -> Self {
+        let n = (size * size) as usize;
         CenterCrop {
             size,
             resizer: fr::Resizer::new(),
+            merged: Vec::new(),
+            columns: Vec::new(),
+            chroma_rows: [Vec::new(), Vec::new()],
+            resized: vec![0; 4 * n],
+            grey: vec![0; n],
         }
     }
 
     /// Output side.
     pub fn size(&self) -> u32 {
         self.size
+    }
+
+    /// Decodes image bytes and resizes and crops them into `out`
+    /// (`size × size × 3` bytes). Sequential JPEGs take the fast path
+    /// ([`crate::jpeg`]); everything else, and any JPEG it declines, is
+    /// decoded whole by [`decode_rgb`], which also reports every error.
+    pub fn decode_into(
+        &mut self,
+        bytes: &[u8],
+        max_pixels: u64,
+        out: &mut [u8],
+    ) -> Result<(), DecodeError> {
+        let size = self.size;
+        // The general decoder refuses truncated files; so must the fast path.
+        if has_end_of_image(bytes) {
+            let planes = jpeg::decode_planes(bytes, max_pixels, |w, h| read_region(w, h, size));
+            if let Some(planes) = planes
+                && self.run_planes(&planes, out).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        let img = decode_rgb(bytes, max_pixels)?;
+        self.run(&img, out).map_err(|detail| DecodeError::Corrupt {
+            format: crate::decode::Format::Jpeg,
+            detail,
+        })
+    }
+
+    /// Resizes and crops decoded planes into `out`, then converts to RGB.
+    ///
+    /// Y, Cb and Cr are first interleaved over the decoded region (chroma
+    /// repeated per luma pixel it covers, a fourth byte of padding), because
+    /// fast_image_resize's four-channel kernels are several times faster per
+    /// sample than its one-channel ones; colour conversion then runs on the
+    /// S×S result only.
+    pub fn run_planes(&mut self, planes: &Planes, out: &mut [u8]) -> Result<(), String> {
+        let s = self.size;
+        if out.len() != (3 * s * s) as usize {
+            return Err("bad output size".into());
+        }
+        let g = geometry(planes.width, planes.height, s);
+        let fx = planes.width as f64 / g.resized_width as f64;
+        let fy = planes.height as f64 / g.resized_height as f64;
+        // The crop's pre-image, in image pixels.
+        let (x0, y0) = (g.crop_left as f64 * fx, g.crop_top as f64 * fy);
+        let (cw, ch) = (s as f64 * fx, s as f64 * fy);
+        let y = &planes.planes[0];
+        if y.width == 0 || y.height == 0 || y.scale_x != 1.0 || y.scale_y != 1.0 {
+            return Err("luma plane is empty or subsampled".into());
+        }
+        let (pixel, merged) = match planes.planes.as_slice() {
+            [_] => (fr::PixelType::U8, merge_grey(y, &mut self.merged)),
+            [_, cb, cr] => (
+                fr::PixelType::U8x4,
+                merge_ycbcr(
+                    y,
+                    cb,
+                    cr,
+                    &mut self.merged,
+                    &mut self.columns,
+                    &mut self.chroma_rows,
+                )?,
+            ),
+            _ => return Err("expected one or three planes".into()),
+        };
+        let src = fr::images::ImageRef::new(y.width as u32, y.height as u32, merged, pixel)
+            .map_err(|e| format!("bad plane buffer: {e}"))?;
+        // The fourth byte is padding, not alpha.
+        let options = fr::ResizeOptions::new()
+            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
+            .use_alpha(false)
+            .crop(x0 - y.left as f64, y0 - y.top as f64, cw, ch);
+        if pixel == fr::PixelType::U8 {
+            let n = (s * s) as usize;
+            let grey = &mut self.grey[..n];
+            let mut dst = fr::images::Image::from_slice_u8(s, s, grey, pixel)
+                .map_err(|e| format!("bad destination buffer: {e}"))?;
+            self.resizer
+                .resize(&src, &mut dst, &options)
+                .map_err(|e| format!("resize failed: {e}"))?;
+            color::grey_to_rgb(&self.grey[..n], out);
+        } else {
+            let resized = &mut self.resized[..4 * (s * s) as usize];
+            let mut dst = fr::images::Image::from_slice_u8(s, s, resized, pixel)
+                .map_err(|e| format!("bad destination buffer: {e}"))?;
+            self.resizer
+                .resize(&src, &mut dst, &options)
+                .map_err(|e| format!("resize failed: {e}"))?;
+            color::ycbcrx_to_rgb(&self.resized[..4 * (s * s) as usize], out);
+        }
+        Ok(())
     }
 
     /// Resizes and crops `img` into `out` (`size × size × 3` bytes).
@@ -92,6 +201,83 @@ impl CenterCrop {
             .resize(&src, &mut dst, &options)
             .map_err(|e| format!("resize failed: {e}"))
     }
+}
+
+/// The valid part of the luma plane, rows packed (no block padding).
+fn merge_grey<'a>(y: &Plane, buf: &'a mut Vec<u8>) -> &'a [u8] {
+    buf.clear();
+    for row in y.data.chunks_exact(y.stride).take(y.height) {
+        buf.extend_from_slice(&row[..y.width]);
+    }
+    buf
+}
+
+/// Interleaves Y with the Cb and Cr samples covering each luma pixel, as
+/// four bytes per pixel (Y, Cb, Cr, 0), over the luma plane's valid region.
+fn merge_ycbcr<'a>(
+    y: &Plane,
+    cb: &Plane,
+    cr: &Plane,
+    buf: &'a mut Vec<u8>,
+    columns: &mut Vec<usize>,
+    [cb_row, cr_row]: &mut [Vec<u8>; 2],
+) -> Result<&'a [u8], String> {
+    if cb.width == 0 || cb.height == 0 || (cb.width, cb.height) != (cr.width, cr.height) {
+        return Err("chroma planes are empty or differ in size".into());
+    }
+    // Image column/row → chroma plane column/row, clamped to what was
+    // decoded (the region's margin is never read by the resize).
+    let chroma = |pos: usize, scale: f64, start: usize, len: usize| {
+        (((pos as f64 + 0.5) * scale) as usize).clamp(start, start + len - 1) - start
+    };
+    columns.clear();
+    columns.extend((0..y.width).map(|c| chroma(y.left + c, cb.scale_x, cb.left, cb.width)));
+    cb_row.resize(y.width, 0);
+    cr_row.resize(y.width, 0);
+    buf.resize(4 * y.width * y.height, 0);
+    let mut last = usize::MAX;
+    for (r, out) in buf.chunks_exact_mut(4 * y.width).enumerate() {
+        let ci = chroma(y.top + r, cb.scale_y, cb.top, cb.height);
+        if ci != last {
+            // Chroma upsampled to luma columns, once per chroma row.
+            let b = &cb.data[ci * cb.stride..][..cb.width];
+            let rr = &cr.data[ci * cr.stride..][..cr.width];
+            for ((ob, or), &k) in cb_row.iter_mut().zip(cr_row.iter_mut()).zip(columns.iter()) {
+                *ob = b[k];
+                *or = rr[k];
+            }
+            last = ci;
+        }
+        let luma = &y.data[r * y.stride..][..y.width];
+        pack_rows(luma, cb_row, cr_row, out);
+    }
+    Ok(buf)
+}
+
+/// Y, Cb, Cr rows → Y Cb Cr 0 pixels (kept simple so it vectorises).
+fn pack_rows(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    for (((px, &l), &b), &r) in out.chunks_exact_mut(4).zip(y).zip(cb).zip(cr) {
+        let v = l as u32 | (b as u32) << 8 | (r as u32) << 16;
+        px.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The image pixels that resizing a `width × height` image to `size` and
+/// cropping reads: the crop's pre-image widened by the bilinear filter's
+/// support (one output pixel, i.e. the scale factor, when downscaling) and
+/// a safety pixel.
+fn read_region(width: u32, height: u32, size: u32) -> jpeg::Region {
+    let g = geometry(width, height, size);
+    let fx = width as f64 / g.resized_width as f64;
+    let fy = height as f64 / g.resized_height as f64;
+    let margin = fx.max(fy).max(1.0).ceil() + 2.0;
+    let (x0, y0) = (g.crop_left as f64 * fx, g.crop_top as f64 * fy);
+    [
+        x0 - margin,
+        y0 - margin,
+        x0 + size as f64 * fx + margin,
+        y0 + size as f64 * fy + margin,
+    ]
 }
 
 #[cfg(test)]

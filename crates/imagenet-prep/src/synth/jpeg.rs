@@ -24,6 +24,31 @@ pub(crate) fn encode(
     quality: u8,
     progressive: bool,
 ) -> Vec<u8> {
+    encode_inner(planes, model, width, height, quality, progressive, 0)
+}
+
+/// A sequential YCbCr JPEG with a restart marker every `interval` MCUs
+/// (cameras write these; decoders must reset their DC predictors there).
+#[cfg(test)]
+pub(crate) fn encode_with_restarts(
+    planes: &[Vec<u8>],
+    width: usize,
+    height: usize,
+    quality: u8,
+    interval: usize,
+) -> Vec<u8> {
+    encode_inner(planes, Planes::YCbCr, width, height, quality, false, interval)
+}
+
+fn encode_inner(
+    planes: &[Vec<u8>],
+    model: Planes,
+    width: usize,
+    height: usize,
+    quality: u8,
+    progressive: bool,
+    restart: usize,
+) -> Vec<u8> {
     let n = planes.len();
     debug_assert_eq!(n, if model == Planes::YCbCr { 3 } else { 4 });
     let qt = [
@@ -102,10 +127,18 @@ pub(crate) fn encode(
             out.extend(w.finish());
         }
     } else {
+        if restart > 0 {
+            segment(&mut out, 0xDD, &[(restart >> 8) as u8, restart as u8]);
+        }
         scan_header(&mut out, &all, 0, 63);
         let mut w = BitWriter::default();
         let mut pred = vec![0i32; n];
         for b in 0..bw * bh {
+            if restart > 0 && b > 0 && b % restart == 0 {
+                out.extend(std::mem::take(&mut w).finish());
+                out.extend_from_slice(&[0xFF, 0xD0 + ((b / restart - 1) % 8) as u8]);
+                pred.fill(0);
+            }
             for (comp, p) in coeffs.iter().zip(pred.iter_mut()) {
                 put_dc(&mut w, &dc, comp[b][0] - *p);
                 *p = comp[b][0];

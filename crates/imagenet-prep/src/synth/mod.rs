@@ -9,7 +9,7 @@
 
 mod classes;
 mod encode;
-mod jpeg;
+pub(crate) mod jpeg;
 mod paint;
 mod plan;
 mod write;
