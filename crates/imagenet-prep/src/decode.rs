@@ -211,7 +211,7 @@ fn decode_png(bytes: &[u8], max_pixels: u64) -> Result<Rgb8, DecodeError> {
 /// by 0x00 or a restart marker, so neither marker can appear there by chance;
 /// searching from the end skips an EXIF thumbnail's own markers, and trailing
 /// bytes after the EOI (some cameras add them) are allowed.
-pub(crate) fn has_end_of_image(bytes: &[u8]) -> bool {
+fn has_end_of_image(bytes: &[u8]) -> bool {
     let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
     match (last(0xDA), last(0xD9)) {
         (Some(sos), Some(eoi)) => eoi > sos,

@@ -12,7 +12,7 @@
 
 use fast_image_resize as fr;
 
-use crate::decode::{DecodeError, Rgb8, decode_rgb, has_end_of_image};
+use crate::decode::{DecodeError, Rgb8, decode_rgb};
 use crate::jpeg::{self, Plane, Planes, color};
 
 /// The resized (pre-crop) size and the crop offset, in resized pixels.
@@ -58,6 +58,8 @@ pub struct CenterCrop {
     merged: Vec<u8>,
     /// Chroma column of each luma column.
     columns: Vec<usize>,
+    /// `columns` as copy runs.
+    runs: Vec<Run>,
     /// One chroma row of Cb and of Cr, upsampled to luma columns.
     chroma_rows: [Vec<u8>; 2],
     /// Resized Y Cb Cr 0 pixels before colour conversion.
@@ -75,6 +77,7 @@ impl CenterCrop {
             resizer: fr::Resizer::new(),
             merged: Vec::new(),
             columns: Vec::new(),
+            runs: Vec::new(),
             chroma_rows: [Vec::new(), Vec::new()],
             resized: vec![0; 4 * n],
             grey: vec![0; n],
@@ -97,14 +100,11 @@ impl CenterCrop {
         out: &mut [u8],
     ) -> Result<(), DecodeError> {
         let size = self.size;
-        // The general decoder refuses truncated files; so must the fast path.
-        if has_end_of_image(bytes) {
-            let planes = jpeg::decode_planes(bytes, max_pixels, |w, h| read_region(w, h, size));
-            if let Some(planes) = planes
-                && self.run_planes(&planes, out).is_ok()
-            {
-                return Ok(());
-            }
+        let planes = jpeg::decode_planes(bytes, max_pixels, |w, h| read_region(w, h, size));
+        if let Some(planes) = planes
+            && self.run_planes(&planes, out).is_ok()
+        {
+            return Ok(());
         }
         let img = decode_rgb(bytes, max_pixels)?;
         self.run(&img, out).map_err(|detail| DecodeError::Corrupt {
@@ -145,6 +145,7 @@ impl CenterCrop {
                     cr,
                     &mut self.merged,
                     &mut self.columns,
+                    &mut self.runs,
                     &mut self.chroma_rows,
                 )?,
             ),
@@ -220,6 +221,7 @@ fn merge_ycbcr<'a>(
     cr: &Plane,
     buf: &'a mut Vec<u8>,
     columns: &mut Vec<usize>,
+    runs: &mut Vec<Run>,
     [cb_row, cr_row]: &mut [Vec<u8>; 2],
 ) -> Result<&'a [u8], String> {
     if cb.width == 0 || cb.height == 0 || (cb.width, cb.height) != (cr.width, cr.height) {
@@ -232,6 +234,7 @@ fn merge_ycbcr<'a>(
     };
     columns.clear();
     columns.extend((0..y.width).map(|c| chroma(y.left + c, cb.scale_x, cb.left, cb.width)));
+    runs_of(columns, runs);
     cb_row.resize(y.width, 0);
     cr_row.resize(y.width, 0);
     buf.resize(4 * y.width * y.height, 0);
@@ -242,10 +245,8 @@ fn merge_ycbcr<'a>(
             // Chroma upsampled to luma columns, once per chroma row.
             let b = &cb.data[ci * cb.stride..][..cb.width];
             let rr = &cr.data[ci * cr.stride..][..cr.width];
-            for ((ob, or), &k) in cb_row.iter_mut().zip(cr_row.iter_mut()).zip(columns.iter()) {
-                *ob = b[k];
-                *or = rr[k];
-            }
+            upsample_row(b, runs, cb_row);
+            upsample_row(rr, runs, cr_row);
             last = ci;
         }
         let luma = &y.data[r * y.stride..][..y.width];
@@ -254,11 +255,89 @@ fn merge_ycbcr<'a>(
     Ok(buf)
 }
 
-/// Y, Cb, Cr rows → Y Cb Cr 0 pixels (kept simple so it vectorises).
+/// A stretch of output columns reading one chroma row: `out[at..at + len]`
+/// from `row[src..]`, each sample used `repeat` (1 or 2) times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    at: usize,
+    len: usize,
+    src: usize,
+    repeat: usize,
+}
+
+/// Splits a non-decreasing column map into 1:1 and 2:1 runs (anything
+/// else becomes runs of one column).
+fn runs_of(columns: &[usize], runs: &mut Vec<Run>) {
+    runs.clear();
+    let n = columns.len();
+    let mut c = 0;
+    while c < n {
+        let k = columns[c];
+        let run = |repeat: usize| {
+            let mut len = 0;
+            while c + len < n && columns[c + len] == k + len / repeat {
+                len += 1;
+            }
+            len - len % repeat
+        };
+        let (doubled, single) = (run(2), run(1));
+        let (len, repeat) = if doubled >= 4 && doubled >= single {
+            (doubled, 2)
+        } else {
+            (single.max(1), 1)
+        };
+        runs.push(Run {
+            at: c,
+            len,
+            src: k,
+            repeat,
+        });
+        c += len;
+    }
+}
+
+/// One chroma row upsampled to luma columns.
+fn upsample_row(row: &[u8], runs: &[Run], out: &mut [u8]) {
+    for r in runs {
+        let out = &mut out[r.at..r.at + r.len];
+        if r.repeat == 2 {
+            for (pair, &v) in out.chunks_exact_mut(2).zip(&row[r.src..]) {
+                pair[0] = v;
+                pair[1] = v;
+            }
+        } else {
+            out.copy_from_slice(&row[r.src..r.src + r.len]);
+        }
+    }
+}
+
+/// Y, Cb, Cr rows → Y Cb Cr 0 pixels.
 fn pack_rows(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
-    for (((px, &l), &b), &r) in out.chunks_exact_mut(4).zip(y).zip(cb).zip(cr) {
-        let v = l as u32 | (b as u32) << 8 | (r as u32) << 16;
-        px.copy_from_slice(&v.to_le_bytes());
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        unsafe { pack_rows_avx2(y, cb, cr, out) };
+        return;
+    }
+    pack_rows_portable(y, cb, cr, out);
+}
+
+/// The same loop compiled with AVX2 enabled, so that it vectorises.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pack_rows_avx2(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    pack_rows_portable(y, cb, cr, out);
+}
+
+#[inline(always)]
+fn pack_rows_portable(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    let n = y.len().min(cb.len()).min(cr.len()).min(out.len() / 4);
+    let (y, cb, cr, out) = (&y[..n], &cb[..n], &cr[..n], &mut out[..4 * n]);
+    for i in 0..n {
+        out[4 * i] = y[i];
+        out[4 * i + 1] = cb[i];
+        out[4 * i + 2] = cr[i];
+        out[4 * i + 3] = 0;
     }
 }
 
@@ -283,6 +362,38 @@ fn read_region(width: u32, height: u32, size: u32) -> jpeg::Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_reproduce_the_column_map() {
+        let maps: [Vec<usize>; 5] = [
+            vec![0, 0, 1, 1, 2, 2, 3, 3, 4],
+            vec![3, 4, 5, 6, 7],
+            vec![0, 0, 0, 1, 1, 2, 2, 3, 3, 3],
+            vec![5, 5, 5, 5],
+            (0..90).map(|c| (c * 2) / 3).collect(),
+        ];
+        for map in maps {
+            let mut runs = Vec::new();
+            runs_of(&map, &mut runs);
+            let row: Vec<u8> = (0..100).map(|v| v * 2 + 1).collect();
+            let mut out = vec![0u8; map.len()];
+            upsample_row(&row, &runs, &mut out);
+            let want: Vec<u8> = map.iter().map(|&k| row[k]).collect();
+            assert_eq!(out, want, "{map:?} → {runs:?}");
+        }
+        // The common 4:2:0 map is one doubled run.
+        let mut runs = Vec::new();
+        runs_of(&[7, 7, 8, 8, 9, 9], &mut runs);
+        assert_eq!(
+            runs,
+            [Run {
+                at: 0,
+                len: 6,
+                src: 7,
+                repeat: 2
+            }]
+        );
+    }
 
     #[test]
     fn geometry_matches_torchvision() {

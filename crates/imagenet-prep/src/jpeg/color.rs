@@ -71,7 +71,13 @@ mod tests {
 
     #[test]
     fn matches_the_jfif_formulas() {
-        for (y, cb, cr) in [(0u8, 128u8, 128u8), (255, 128, 128), (76, 85, 255), (150, 44, 21), (29, 255, 107)] {
+        for (y, cb, cr) in [
+            (0u8, 128u8, 128u8),
+            (255, 128, 128),
+            (76, 85, 255),
+            (150, 44, 21),
+            (29, 255, 107),
+        ] {
             let mut rgb = [0u8; 3];
             ycbcrx_to_rgb(&[y, cb, cr, 0], &mut rgb);
             let (yf, cbf, crf) = (y as f64, cb as f64 - 128.0, cr as f64 - 128.0);
@@ -82,7 +88,10 @@ mod tests {
             ];
             for c in 0..3 {
                 let w = want[c].round().clamp(0.0, 255.0);
-                assert!((rgb[c] as f64 - w).abs() <= 1.0, "{y} {cb} {cr}: {rgb:?} vs {want:?}");
+                assert!(
+                    (rgb[c] as f64 - w).abs() <= 1.0,
+                    "{y} {cb} {cr}: {rgb:?} vs {want:?}"
+                );
             }
         }
         // Pure red in, pure red out.

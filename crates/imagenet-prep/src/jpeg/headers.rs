@@ -10,9 +10,9 @@ use super::huffman::HuffTable;
 
 /// Zigzag position → natural (row-major) position (ITU-T T.81, figure A.6).
 pub(crate) const ZIGZAG: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// One frame component with its scan tables resolved.
@@ -119,8 +119,7 @@ fn parse_inner(b: &[u8]) -> Option<Header> {
                 // Three components are YCbCr unless Adobe says otherwise
                 // (transform 0) or the IDs spell R, G, B.
                 if components.len() == 3
-                    && (adobe_transform == Some(0)
-                        || frame.comps.iter().map(|c| c.0).eq(*b"RGB"))
+                    && (adobe_transform == Some(0) || frame.comps.iter().map(|c| c.0).eq(*b"RGB"))
                 {
                     return None;
                 }
@@ -217,11 +216,7 @@ fn parse_sof(seg: &[u8]) -> Option<Frame> {
     })
 }
 
-fn parse_sos(
-    seg: &[u8],
-    frame: &Frame,
-    quant: &[Option<[i32; 64]>; 4],
-) -> Option<Vec<Component>> {
+fn parse_sos(seg: &[u8], frame: &Frame, quant: &[Option<[i32; 64]>; 4]) -> Option<Vec<Component>> {
     let n = *seg.first()? as usize;
     // One interleaved scan with every component; multi-scan files go to
     // the general decoder.
@@ -284,9 +279,6 @@ mod tests {
     fn rejects_what_it_does_not_decode() {
         assert!(matches!(parse(b""), Parsed::Unsupported));
         assert!(matches!(parse(b"\xFF\xD8\xFF\xC2"), Parsed::Unsupported));
-        assert!(matches!(
-            parse(b"\x89PNG\r\n\x1a\n"),
-            Parsed::Unsupported
-        ));
+        assert!(matches!(parse(b"\x89PNG\r\n\x1a\n"), Parsed::Unsupported));
     }
 }

@@ -316,7 +316,10 @@ mod tests {
         counts[0] = 3; // three 1-bit codes
         assert!(HuffTable::new(&counts, &[0, 1, 2], false).is_none());
         counts[0] = 1;
-        assert!(HuffTable::new(&counts, &[], false).is_none(), "missing values");
+        assert!(
+            HuffTable::new(&counts, &[], false).is_none(),
+            "missing values"
+        );
     }
 
     /// A table with codes of every length up to 16, so both the fast and
@@ -339,18 +342,18 @@ mod tests {
         let dc = HuffTable::new(&dc_counts, &[0, 3], false).unwrap();
         let quant = [2i32; 64];
         let stream = pack(&[
-            (1, 2),         // DC size 3
-            (5, 3),         // value 5
-            code(1),        // AC 0x01: run 0, size 1
-            (1, 1),         // +1 at k=1
-            code(3),        // AC 0x12: run 1, size 2
-            (0, 2),         // -3 at k=3
-            code(4),        // ZRL: k += 16 → 20
-            code(14),       // 0x91: run 9, size 1 → k=29
-            (0, 1),         // -1
-            (0xFFFF, 16),   // second 16-bit code: 0x02 → run 0 size 2 at k=30
-            (2, 2),         // +2
-            code(2),        // EOB
+            (1, 2),       // DC size 3
+            (5, 3),       // value 5
+            code(1),      // AC 0x01: run 0, size 1
+            (1, 1),       // +1 at k=1
+            code(3),      // AC 0x12: run 1, size 2
+            (0, 2),       // -3 at k=3
+            code(4),      // ZRL: k += 16 → 20
+            code(14),     // 0x91: run 9, size 1 → k=29
+            (0, 1),       // -1
+            (0xFFFF, 16), // second 16-bit code: 0x02 → run 0 size 2 at k=30
+            (2, 2),       // +2
+            code(2),      // EOB
         ]);
         let mut bits = BitReader::new(&stream);
         let mut pred = 10;

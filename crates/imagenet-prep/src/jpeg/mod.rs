@@ -72,18 +72,25 @@ pub fn decode_planes(
     if (header.width as u64).saturating_mul(header.height as u64) > max_pixels {
         return None;
     }
-    let (data, segments) = unstuff(bytes.get(header.scan_start..)?);
+    let (data, segments, ended) = unstuff(bytes.get(header.scan_start..)?);
+    // A file cut short (no end-of-image marker after its scan) is the
+    // general decoder's to refuse, with its message.
+    if !ended {
+        return None;
+    }
     let region = region(header.width as u32, header.height as u32);
     decode_scan(&header, &data, &segments, region)
 }
 
 /// Removes byte stuffing (`FF 00` → `FF`) from the entropy-coded data,
-/// splitting it at restart markers; stops at any other marker.
-fn unstuff(scan: &[u8]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+/// splitting it at restart markers; stops at any other marker. The flag
+/// says whether that marker is end-of-image.
+fn unstuff(scan: &[u8]) -> (Vec<u8>, Vec<std::ops::Range<usize>>, bool) {
     let mut out = Vec::with_capacity(scan.len());
     let mut segments = Vec::new();
     let mut start = 0;
     let mut i = 0;
+    let mut ended = false;
     while let Some(off) = memchr::memchr(0xFF, &scan[i..]) {
         out.extend_from_slice(&scan[i..i + off]);
         let mut j = i + off + 1;
@@ -96,7 +103,8 @@ fn unstuff(scan: &[u8]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
                 segments.push(start..out.len());
                 start = out.len();
             }
-            _ => {
+            other => {
+                ended = other == Some(&0xD9);
                 i = scan.len();
                 break;
             }
@@ -105,7 +113,7 @@ fn unstuff(scan: &[u8]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
     }
     out.extend_from_slice(&scan[i.min(scan.len())..]);
     segments.push(start..out.len());
-    (out, segments)
+    (out, segments, ended)
 }
 
 /// Per-component layout of the scan and of the plane being filled.
@@ -215,8 +223,9 @@ fn decode_scan(
                     let gy = my * l.v + v;
                     for u in 0..l.h {
                         let gx = mx * l.h + u;
-                        let last = decode_block(&mut bits, dc, ac, &c.quant, &mut preds[ci], &mut block)
-                            .ok()?;
+                        let last =
+                            decode_block(&mut bits, dc, ac, &c.quant, &mut preds[ci], &mut block)
+                                .ok()?;
                         if (l.bx.0..l.bx.1).contains(&gx) && (l.by.0..l.by.1).contains(&gy) {
                             let at = (gy - l.by.0) * 8 * plane.stride + (gx - l.bx.0) * 8;
                             let out = &mut plane.data[at..];
@@ -291,7 +300,8 @@ mod tests {
         let mut crop = CenterCrop::new(s);
         let n = (s * s * 3) as usize;
         let (mut fast, mut general) = (vec![0; n], vec![0; n]);
-        crop.decode_into(bytes, DEFAULT_MAX_PIXELS, &mut fast).unwrap();
+        crop.decode_into(bytes, DEFAULT_MAX_PIXELS, &mut fast)
+            .unwrap();
         let img = decode_rgb(bytes, DEFAULT_MAX_PIXELS).unwrap();
         crop.run(&img, &mut general).unwrap();
         let d: Vec<i32> = fast
@@ -299,7 +309,10 @@ mod tests {
             .zip(&general)
             .map(|(&a, &b)| (a as i32 - b as i32).abs())
             .collect();
-        (*d.iter().max().unwrap(), d.iter().sum::<i32>() as f64 / n as f64)
+        (
+            *d.iter().max().unwrap(),
+            d.iter().sum::<i32>() as f64 / n as f64,
+        )
     }
 
     #[test]
@@ -315,7 +328,10 @@ mod tests {
                 // after the resize, so values clipped at 0 or 255 are
                 // clipped after interpolation instead of before.
                 let (max, mean) = fast_vs_general(bytes, s);
-                assert!(max <= 8 && mean < 1.0, "{name} {w}x{h}→{s}: max {max} mean {mean}");
+                assert!(
+                    max <= 8 && mean < 1.0,
+                    "{name} {w}x{h}→{s}: max {max} mean {mean}"
+                );
             }
         }
     }
@@ -328,7 +344,10 @@ mod tests {
         for (w, h, s) in [(37, 23, 16), (200, 130, 64), (99, 160, 48)] {
             let bytes = image_crate_jpeg(&picture(w, h), w, h, false);
             let (max, mean) = fast_vs_general(&bytes, s);
-            assert!(max <= 40 && mean < 1.5, "{w}x{h}→{s}: max {max} mean {mean}");
+            assert!(
+                max <= 40 && mean < 1.5,
+                "{w}x{h}→{s}: max {max} mean {mean}"
+            );
         }
     }
 
@@ -377,7 +396,10 @@ mod tests {
                 .unwrap();
         }
         let sequential = encode(&rgb_to_ycbcr(&rgb), Model::YCbCr, w, h, 90, false);
-        assert!(decode_planes(&sequential, 599, |_, _| [0.0; 4]).is_none(), "pixel limit");
+        assert!(
+            decode_planes(&sequential, 599, |_, _| [0.0; 4]).is_none(),
+            "pixel limit"
+        );
     }
 
     #[test]
@@ -385,7 +407,8 @@ mod tests {
         let (w, h) = (160, 48);
         let planes = rgb_to_ycbcr(&picture(w, h));
         let bytes = encode(&planes, Model::YCbCr, w, h, 90, false);
-        let got = decode_planes(&bytes, DEFAULT_MAX_PIXELS, |_, _| [50.0, 10.0, 90.0, 20.0]).unwrap();
+        let got =
+            decode_planes(&bytes, DEFAULT_MAX_PIXELS, |_, _| [50.0, 10.0, 90.0, 20.0]).unwrap();
         let y = &got.planes[0];
         // Block columns 6..12 and rows 1..3, i.e. pixels 48..96 × 8..24.
         assert_eq!((y.left, y.top, y.width, y.height), (48, 8, 48, 16));
@@ -432,13 +455,17 @@ mod tests {
 
     #[test]
     fn unstuff_removes_stuffing_and_splits_at_restarts() {
-        let scan = [1, 0xFF, 0x00, 2, 0xFF, 0xD0, 3, 0xFF, 0xFF, 0xD1, 4, 0xFF, 0xD9, 9];
-        let (data, segs) = unstuff(&scan);
+        let scan = [
+            1, 0xFF, 0x00, 2, 0xFF, 0xD0, 3, 0xFF, 0xFF, 0xD1, 4, 0xFF, 0xD9, 9,
+        ];
+        let (data, segs, ended) = unstuff(&scan);
         assert_eq!(data, [1, 0xFF, 2, 3, 4]);
         assert_eq!(segs, [0..3, 3..4, 4..5]);
-        let (data, segs) = unstuff(&[5, 6]);
-        assert_eq!((data, segs), (vec![5, 6], vec![0..2]));
-        let (data, segs) = unstuff(&[5, 0xFF]);
-        assert_eq!((data, segs), (vec![5], vec![0..1]));
+        assert!(ended);
+        // Cut short: no marker at all, or a lone FF at the end.
+        assert_eq!(unstuff(&[5, 6]), (vec![5, 6], vec![0..2], false));
+        assert_eq!(unstuff(&[5, 0xFF]), (vec![5], vec![0..1], false));
+        // Another marker (a second scan, say) is not the end of the image.
+        assert!(!unstuff(&[5, 0xFF, 0xDA, 0, 0]).2);
     }
 }

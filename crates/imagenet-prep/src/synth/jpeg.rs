@@ -37,7 +37,15 @@ pub(crate) fn encode_with_restarts(
     quality: u8,
     interval: usize,
 ) -> Vec<u8> {
-    encode_inner(planes, Planes::YCbCr, width, height, quality, false, interval)
+    encode_inner(
+        planes,
+        Planes::YCbCr,
+        width,
+        height,
+        quality,
+        false,
+        interval,
+    )
 }
 
 fn encode_inner(
