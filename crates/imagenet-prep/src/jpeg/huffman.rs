@@ -211,8 +211,10 @@ impl<'a> BitReader<'a> {
 /// zeros on entry), updating the DC predictor. Returns the number of
 /// coefficients up to and including the last one written, in zigzag order
 /// (1 means DC only). `Err` on an invalid code or a run past the block.
+/// With `STORE` false the block is only read past (the DC predictor still
+/// updates): for blocks nobody will look at.
 #[inline(always)]
-pub(crate) fn decode_block(
+pub(crate) fn decode_block<const STORE: bool>(
     bits: &mut BitReader<'_>,
     dc_table: &HuffTable,
     ac_table: &HuffTable,
@@ -231,7 +233,9 @@ pub(crate) fn decode_block(
         let v = bits.take(size);
         *dc_pred = dc_pred.wrapping_add(extend(v, size));
     }
-    block[0] = dc_pred.wrapping_mul(quant[0]);
+    if STORE {
+        block[0] = dc_pred.wrapping_mul(quant[0]);
+    }
     let Some(fast) = ac_table.ac.as_deref() else {
         return Err(());
     };
@@ -251,8 +255,10 @@ pub(crate) fn decode_block(
             if k > 63 {
                 return Err(());
             }
-            block[ZIGZAG[k] as usize] = (entry >> 16) * quant[k];
-            last = k + 1;
+            if STORE {
+                block[ZIGZAG[k] as usize] = (entry >> 16) * quant[k];
+                last = k + 1;
+            }
             k += 1;
             continue;
         }
@@ -270,8 +276,10 @@ pub(crate) fn decode_block(
             return Err(());
         }
         let v = bits.take(size);
-        block[ZIGZAG[k] as usize] = extend(v, size).wrapping_mul(quant[k]);
-        last = k + 1;
+        if STORE {
+            block[ZIGZAG[k] as usize] = extend(v, size).wrapping_mul(quant[k]);
+            last = k + 1;
+        }
         k += 1;
     }
     Ok(last)
@@ -358,7 +366,8 @@ mod tests {
         let mut bits = BitReader::new(&stream);
         let mut pred = 10;
         let mut block = [0i32; 64];
-        let last = decode_block(&mut bits, &dc, &table, &quant, &mut pred, &mut block).unwrap();
+        let last =
+            decode_block::<true>(&mut bits, &dc, &table, &quant, &mut pred, &mut block).unwrap();
         assert_eq!(pred, 15);
         let mut want = [0i32; 64];
         want[0] = 30;
@@ -380,7 +389,7 @@ mod tests {
         // DC '0' then 0xF1 five times: k reaches past 63.
         let stream = [0b0000_0000u8, 0, 0, 0];
         let mut block = [0; 64];
-        let r = decode_block(
+        let r = decode_block::<true>(
             &mut BitReader::new(&stream),
             &dc,
             &ac,
@@ -391,7 +400,7 @@ mod tests {
         assert!(r.is_err());
         // All ones is no code of this table.
         let stream = [0xFFu8; 8];
-        let r = decode_block(
+        let r = decode_block::<true>(
             &mut BitReader::new(&stream),
             &dc,
             &ac,

@@ -223,21 +223,21 @@ fn decode_scan(
                     let gy = my * l.v + v;
                     for u in 0..l.h {
                         let gx = mx * l.h + u;
-                        let last =
-                            decode_block(&mut bits, dc, ac, &c.quant, &mut preds[ci], &mut block)
+                        let p = &mut preds[ci];
+                        if !((l.bx.0..l.bx.1).contains(&gx) && (l.by.0..l.by.1).contains(&gy)) {
+                            decode_block::<false>(&mut bits, dc, ac, &c.quant, p, &mut block)
                                 .ok()?;
-                        if (l.bx.0..l.bx.1).contains(&gx) && (l.by.0..l.by.1).contains(&gy) {
-                            let at = (gy - l.by.0) * 8 * plane.stride + (gx - l.bx.0) * 8;
-                            let out = &mut plane.data[at..];
-                            if last <= 1 {
-                                idct::idct_dc_only(block[0], out, plane.stride);
-                            } else {
-                                idct::idct_block(&block, out, plane.stride);
-                            }
+                            continue;
                         }
+                        let last = decode_block::<true>(&mut bits, dc, ac, &c.quant, p, &mut block)
+                            .ok()?;
+                        let at = (gy - l.by.0) * 8 * plane.stride + (gx - l.bx.0) * 8;
+                        let out = &mut plane.data[at..];
                         if last <= 1 {
+                            idct::idct_dc_only(block[0], out, plane.stride);
                             block[0] = 0;
                         } else {
+                            idct::idct_block(&block, out, plane.stride);
                             block = [0; 64];
                         }
                     }
