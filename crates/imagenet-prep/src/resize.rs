@@ -54,6 +54,8 @@ pub fn geometry(width: u32, height: u32, size: u32) -> Geometry {
 pub struct CenterCrop {
     size: u32,
     resizer: fr::Resizer,
+    /// The JPEG fast path's reusable buffers.
+    jpeg: jpeg::Scratch,
     /// Interleaved YCbCr (or grey) of the decoded region.
     merged: Vec<u8>,
     /// Chroma column of each luma column.
@@ -75,6 +77,7 @@ impl CenterCrop {
         CenterCrop {
             size,
             resizer: fr::Resizer::new(),
+            jpeg: jpeg::Scratch::default(),
             merged: Vec::new(),
             columns: Vec::new(),
             runs: Vec::new(),
@@ -100,11 +103,15 @@ impl CenterCrop {
         out: &mut [u8],
     ) -> Result<(), DecodeError> {
         let size = self.size;
-        let planes = jpeg::decode_planes(bytes, max_pixels, |w, h| read_region(w, h, size));
-        if let Some(planes) = planes
-            && self.run_planes(&planes, out).is_ok()
-        {
-            return Ok(());
+        let planes = jpeg::decode_planes_with(&mut self.jpeg, bytes, max_pixels, |w, h| {
+            read_region(w, h, size)
+        });
+        if let Some(planes) = planes {
+            let done = self.run_planes(&planes, out).is_ok();
+            self.jpeg.recycle(planes);
+            if done {
+                return Ok(());
+            }
         }
         let img = decode_rgb(bytes, max_pixels)?;
         self.run(&img, out).map_err(|detail| DecodeError::Corrupt {

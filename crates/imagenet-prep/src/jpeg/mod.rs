@@ -57,11 +57,37 @@ pub struct Planes {
 /// A rectangle in image pixel coordinates: left, top, right, bottom.
 pub type Region = [f64; 4];
 
+/// Buffers [`decode_planes_with`] reuses from one image to the next (keep
+/// one per worker thread).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    unstuffed: Vec<u8>,
+    segments: Vec<std::ops::Range<usize>>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Scratch {
+    /// Takes back the sample buffers of planes no longer needed.
+    pub fn recycle(&mut self, planes: Planes) {
+        self.spare.extend(planes.planes.into_iter().map(|p| p.data));
+    }
+}
+
 /// Decodes `bytes` to planes if the fast path supports the file and it is
 /// well formed; `region(width, height)` names the pixels that will be
 /// read (already widened by the resampling filter's support). `None` also
 /// when the image has more than `max_pixels` pixels.
 pub fn decode_planes(
+    bytes: &[u8],
+    max_pixels: u64,
+    region: impl FnOnce(u32, u32) -> Region,
+) -> Option<Planes> {
+    decode_planes_with(&mut Scratch::default(), bytes, max_pixels, region)
+}
+
+/// [`decode_planes`] with buffers from `scratch`.
+pub fn decode_planes_with(
+    scratch: &mut Scratch,
     bytes: &[u8],
     max_pixels: u64,
     region: impl FnOnce(u32, u32) -> Region,
@@ -72,22 +98,33 @@ pub fn decode_planes(
     if (header.width as u64).saturating_mul(header.height as u64) > max_pixels {
         return None;
     }
-    let (data, segments, ended) = unstuff(bytes.get(header.scan_start..)?);
+    let ended = unstuff(
+        bytes.get(header.scan_start..)?,
+        &mut scratch.unstuffed,
+        &mut scratch.segments,
+    );
     // A file cut short (no end-of-image marker after its scan) is the
     // general decoder's to refuse, with its message.
     if !ended {
         return None;
     }
     let region = region(header.width as u32, header.height as u32);
-    decode_scan(&header, &data, &segments, region)
+    decode_scan(
+        &header,
+        &scratch.unstuffed,
+        &scratch.segments,
+        &mut scratch.spare,
+        region,
+    )
 }
 
 /// Removes byte stuffing (`FF 00` → `FF`) from the entropy-coded data,
-/// splitting it at restart markers; stops at any other marker. The flag
-/// says whether that marker is end-of-image.
-fn unstuff(scan: &[u8]) -> (Vec<u8>, Vec<std::ops::Range<usize>>, bool) {
-    let mut out = Vec::with_capacity(scan.len());
-    let mut segments = Vec::new();
+/// splitting it at restart markers (`segments`, ranges of `out`); stops at
+/// any other marker. Returns whether that marker is end-of-image.
+fn unstuff(scan: &[u8], out: &mut Vec<u8>, segments: &mut Vec<std::ops::Range<usize>>) -> bool {
+    out.clear();
+    out.reserve(scan.len());
+    segments.clear();
     let mut start = 0;
     let mut i = 0;
     let mut ended = false;
@@ -113,7 +150,7 @@ fn unstuff(scan: &[u8]) -> (Vec<u8>, Vec<std::ops::Range<usize>>, bool) {
     }
     out.extend_from_slice(&scan[i.min(scan.len())..]);
     segments.push(start..out.len());
-    (out, segments, ended)
+    ended
 }
 
 /// Per-component layout of the scan and of the plane being filled.
@@ -130,6 +167,7 @@ fn decode_scan(
     header: &Header,
     data: &[u8],
     segments: &[std::ops::Range<usize>],
+    spare: &mut Vec<Vec<u8>>,
     region: Region,
 ) -> Option<Planes> {
     let (w, h) = (header.width, header.height);
@@ -168,8 +206,12 @@ fn decode_scan(
         let by = span(region[1], region[3], sy, mcus_y * cv, chh);
         let stride = (bx.1 - bx.0) * 8;
         let rows = (by.1 - by.0) * 8;
+        // Every byte is written by an inverse DCT before it is read (the
+        // region is whole blocks, all decoded), so old contents may stay.
+        let mut data = spare.pop().unwrap_or_default();
+        data.resize(stride * rows, 0);
         planes.push(Plane {
-            data: vec![0; stride * rows],
+            data,
             stride,
             width: cw.min(bx.1 * 8).saturating_sub(bx.0 * 8),
             height: chh.min(by.1 * 8).saturating_sub(by.0 * 8),
@@ -458,14 +500,16 @@ mod tests {
         let scan = [
             1, 0xFF, 0x00, 2, 0xFF, 0xD0, 3, 0xFF, 0xFF, 0xD1, 4, 0xFF, 0xD9, 9,
         ];
-        let (data, segs, ended) = unstuff(&scan);
-        assert_eq!(data, [1, 0xFF, 2, 3, 4]);
-        assert_eq!(segs, [0..3, 3..4, 4..5]);
-        assert!(ended);
+        let run = |scan: &[u8]| {
+            let (mut data, mut segs) = (vec![42], vec![7..9]);
+            let ended = unstuff(scan, &mut data, &mut segs);
+            (data, segs, ended)
+        };
+        assert_eq!(run(&scan), (vec![1, 0xFF, 2, 3, 4], vec![0..3, 3..4, 4..5], true));
         // Cut short: no marker at all, or a lone FF at the end.
-        assert_eq!(unstuff(&[5, 6]), (vec![5, 6], vec![0..2], false));
-        assert_eq!(unstuff(&[5, 0xFF]), (vec![5], vec![0..1], false));
+        assert_eq!(run(&[5, 6]), (vec![5, 6], vec![0..2], false));
+        assert_eq!(run(&[5, 0xFF]), (vec![5], vec![0..1], false));
         // Another marker (a second scan, say) is not the end of the image.
-        assert!(!unstuff(&[5, 0xFF, 0xDA, 0, 0]).2);
+        assert!(!run(&[5, 0xFF, 0xDA, 0, 0]).2);
     }
 }
