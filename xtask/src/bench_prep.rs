@@ -84,7 +84,10 @@ fn rust_rate(
         .build()?;
     let one_pass = || -> anyhow::Result<()> {
         pool.install(|| {
-            images.par_iter().try_for_each_init(
+            // Few, long jobs: each one builds a resizer with cold buffers
+            // (prep does the same).
+            let per_job = images.len().div_ceil(4 * threads).max(1);
+            images.par_iter().with_min_len(per_job).try_for_each_init(
                 || (CenterCrop::new(size), vec![0u8; (size * size * 3) as usize]),
                 |(crop, out), bytes| -> anyhow::Result<()> {
                     match path {

@@ -317,8 +317,12 @@ fn run_split(
                 continue;
             }
             let processed: Vec<Processed> = pool.install(|| {
+                // Few, long jobs: each one builds a resizer whose buffers
+                // start cold.
+                let per_job = chunk.len().div_ceil(4 * pool.current_num_threads()).max(1);
                 chunk
                     .par_iter()
+                    .with_min_len(per_job)
                     .map_init(
                         || CenterCrop::new(size),
                         |crop, item| {

@@ -70,16 +70,22 @@ fn archives_labels_pixels_oddities_stats() {
     let ids: Vec<u32> = m.classes.iter().map(|c| c.ilsvrc2012_id.unwrap()).collect();
     assert!(ids.windows(2).any(|w| w[0] > w[1]), "IDs permuted: {ids:?}");
 
-    // Pixels against an independent decode (image crate) + plain f64
-    // antialiased bilinear. Tolerance: both are the same filter, but
-    // fast_image_resize works in fixed point and rounds to u8 between its
-    // horizontal and vertical passes, the reference does not: allow a max
-    // difference of 3 levels and a mean under 0.5.
+    // Pixels against an independent decode (image crate: libjpeg-style
+    // interpolated chroma) + plain f64 antialiased bilinear. Both resize
+    // with the same filter, but fast_image_resize works in fixed point and
+    // rounds to u8 between its passes, the reference does not; and prep's
+    // JPEG fast path repeats subsampled chroma samples instead of
+    // interpolating them and converts colour after resizing, so values
+    // clipped at 0 or 255 are clipped after interpolation. Measured on this
+    // synthetic set: RGB mean difference 0.50-0.58, max 16; luma max 7.6
+    // (at saturated colour edges). Any misplaced block or colour mix-up
+    // shows as tens of levels.
     let bytes = source_bytes(&input);
     let kinds: HashMap<&str, _> = summary
         .images()
         .map(|i| (i.path.as_str(), i.kind))
         .collect();
+    let luma = |p: &[u8]| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64;
     for img in read_split(&out, &m, false)
         .iter()
         .chain(&read_split(&out, &m, true))
@@ -96,11 +102,16 @@ fn archives_labels_pixels_oddities_stats() {
             .collect();
         let max = *diffs.iter().max().unwrap();
         let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+        let max_luma = want
+            .chunks(3)
+            .zip(img.pixels.chunks(3))
+            .map(|(a, b)| (luma(a) - luma(b)).abs())
+            .fold(0.0, f64::max);
+        let kind = kinds[img.source.as_str()];
         assert!(
-            max <= 3 && mean < 0.5,
-            "{} ({:?}, {w}x{h}): max diff {max}, mean {mean}",
+            max_luma <= 10.0 && mean < 0.8 && max <= 24,
+            "{} ({kind:?}, {w}x{h}): max diff {max}, mean {mean}, luma max diff {max_luma}",
             img.source,
-            kinds[img.source.as_str()]
         );
     }
 

@@ -251,7 +251,7 @@ fn decode_scan(
     let mut mcu = 0usize;
     for my in 0..rows_needed {
         for mx in 0..mcus_x {
-            if restart > 0 && mcu > 0 && mcu % restart == 0 {
+            if restart > 0 && mcu > 0 && mcu.is_multiple_of(restart) {
                 if bits.overrun() {
                     return None;
                 }
@@ -271,11 +271,11 @@ fn decode_scan(
                                 .ok()?;
                             continue;
                         }
-                        let last = decode_block::<true>(&mut bits, dc, ac, &c.quant, p, &mut block)
+                        let end = decode_block::<true>(&mut bits, dc, ac, &c.quant, p, &mut block)
                             .ok()?;
                         let at = (gy - l.by.0) * 8 * plane.stride + (gx - l.bx.0) * 8;
                         let out = &mut plane.data[at..];
-                        if last <= 1 {
+                        if end == 1 {
                             idct::idct_dc_only(block[0], out, plane.stride);
                             block[0] = 0;
                         } else {
@@ -505,7 +505,10 @@ mod tests {
             let ended = unstuff(scan, &mut data, &mut segs);
             (data, segs, ended)
         };
-        assert_eq!(run(&scan), (vec![1, 0xFF, 2, 3, 4], vec![0..3, 3..4, 4..5], true));
+        assert_eq!(
+            run(&scan),
+            (vec![1, 0xFF, 2, 3, 4], vec![0..3, 3..4, 4..5], true)
+        );
         // Cut short: no marker at all, or a lone FF at the end.
         assert_eq!(run(&[5, 6]), (vec![5, 6], vec![0..2], false));
         assert_eq!(run(&[5, 0xFF]), (vec![5], vec![0..1], false));
