@@ -501,7 +501,7 @@ mod tests {
             1, 0xFF, 0x00, 2, 0xFF, 0xD0, 3, 0xFF, 0xFF, 0xD1, 4, 0xFF, 0xD9, 9,
         ];
         let run = |scan: &[u8]| {
-            let (mut data, mut segs) = (vec![42], vec![7..9]);
+            let (mut data, mut segs) = (vec![42], vec![7..9, 1..2]);
             let ended = unstuff(scan, &mut data, &mut segs);
             (data, segs, ended)
         };
@@ -510,8 +510,8 @@ mod tests {
             (vec![1, 0xFF, 2, 3, 4], vec![0..3, 3..4, 4..5], true)
         );
         // Cut short: no marker at all, or a lone FF at the end.
-        assert_eq!(run(&[5, 6]), (vec![5, 6], vec![0..2], false));
-        assert_eq!(run(&[5, 0xFF]), (vec![5], vec![0..1], false));
+        assert_eq!(run(&[5, 6]), (vec![5, 6], [0..2].to_vec(), false));
+        assert_eq!(run(&[5, 0xFF]), (vec![5], [0..1].to_vec(), false));
         // Another marker (a second scan, say) is not the end of the image.
         assert!(!run(&[5, 0xFF, 0xDA, 0, 0]).2);
     }
