@@ -11,6 +11,8 @@ use super::headers::ZIGZAG;
 /// Bits looked up at once.
 const FAST_BITS: u32 = 10;
 const FAST_SIZE: usize = 1 << FAST_BITS;
+/// Most bits one symbol can take: a 16-bit code and 15 value bits.
+const SLOW_MAX: u32 = 31;
 /// Fast AC entry flag: end of block.
 const EOB: i32 = 1 << 4;
 
@@ -238,47 +240,77 @@ pub(crate) fn decode_block<const STORE: bool>(
         return Err(());
     };
     let mut k = 1usize;
-    while k < 64 {
-        // Unconditionally: whether a refill is due depends on the data, and
-        // a mispredicted branch costs more than the refill.
+    // One refill per three symbols (a refill is on the critical path). A
+    // refill leaves at least 56 bits; a fast symbol needs and takes at most
+    // FAST_BITS (10); a slow one takes at most SLOW_MAX (31) and first tops
+    // up unless it has SLOW_MAX + FAST_BITS, so it leaves at least 10. The
+    // fewest bits a third symbol can meet: 56 - 31 - 10 = 15 (slow, fast)
+    // or 56 - 10 - 31 = 15 (fast, slow). A fourth could meet 5.
+    loop {
         bits.refill();
-        let entry = fast[bits.peek(FAST_BITS) as usize];
-        if entry != 0 {
-            bits.consume((entry & 15) as u32);
-            if entry & EOB != 0 {
-                break;
-            }
-            k += ((entry >> 8) & 15) as usize;
-            if k > 63 {
-                return Err(());
-            }
-            if STORE {
-                // `& 63` (a no-op on ZIGZAG's values) spares a bounds check.
-                block[(ZIGZAG[k] & 63) as usize] = (entry >> 16) * quant[k];
-            }
-            k += 1;
-            continue;
+        if !ac_step::<STORE>(bits, ac_table, fast, quant, block, &mut k)? || k >= 64 {
+            break;
         }
-        let symbol = ac_table.symbol(bits)? as u32;
-        let (run, size) = ((symbol >> 4) as usize, symbol & 15);
-        if size == 0 {
-            if run != 15 {
-                break;
-            }
-            k += 16;
-            continue;
+        if !ac_step::<STORE>(bits, ac_table, fast, quant, block, &mut k)? || k >= 64 {
+            break;
         }
-        k += run;
-        if k > 63 || size > 15 {
-            return Err(());
+        if !ac_step::<STORE>(bits, ac_table, fast, quant, block, &mut k)? || k >= 64 {
+            break;
         }
-        let v = bits.take(size);
-        if STORE {
-            block[(ZIGZAG[k] & 63) as usize] = extend(v, size).wrapping_mul(quant[k]);
-        }
-        k += 1;
     }
     Ok(k)
+}
+
+/// Decodes one AC symbol at zigzag position `*k` (< 64). `Ok(false)` at an
+/// end-of-block code.
+#[inline(always)]
+fn ac_step<const STORE: bool>(
+    bits: &mut BitReader<'_>,
+    ac_table: &HuffTable,
+    fast: &[i32; FAST_SIZE],
+    quant: &[i32; 64],
+    block: &mut [i32; 64],
+    k: &mut usize,
+) -> Result<bool, ()> {
+    let entry = fast[bits.peek(FAST_BITS) as usize];
+    if entry != 0 {
+        bits.consume((entry & 15) as u32);
+        if entry & EOB != 0 {
+            return Ok(false);
+        }
+        *k += ((entry >> 8) & 15) as usize;
+        if *k > 63 {
+            return Err(());
+        }
+        if STORE {
+            // `& 63` (a no-op on ZIGZAG's values) spares a bounds check.
+            block[(ZIGZAG[*k] & 63) as usize] = (entry >> 16) * quant[*k];
+        }
+        *k += 1;
+        return Ok(true);
+    }
+    if bits.count < SLOW_MAX + FAST_BITS {
+        bits.refill();
+    }
+    let symbol = ac_table.symbol(bits)? as u32;
+    let (run, size) = ((symbol >> 4) as usize, symbol & 15);
+    if size == 0 {
+        if run != 15 {
+            return Ok(false);
+        }
+        *k += 16;
+        return Ok(true);
+    }
+    *k += run;
+    if *k > 63 || size > 15 {
+        return Err(());
+    }
+    let v = bits.take(size);
+    if STORE {
+        block[(ZIGZAG[*k] & 63) as usize] = extend(v, size).wrapping_mul(quant[*k]);
+    }
+    *k += 1;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -373,6 +405,50 @@ mod tests {
         want[ZIGZAG[30] as usize] = 4;
         assert_eq!(block, want);
         assert_eq!(end, 31);
+        assert!(!bits.overrun());
+    }
+
+    /// Long codes with wide values back to back (26 bits each), mixed with
+    /// short ones: the three-symbols-per-refill budget must hold.
+    #[test]
+    fn back_to_back_long_symbols_keep_enough_bits() {
+        // '0' = EOB, '10' = 0x08 (2 + 8 bits: exactly FAST_BITS), 16-bit
+        // codes from 0xC000: 0x0A, 0x0F.
+        let mut counts = [0u8; 16];
+        counts[0] = 1;
+        counts[1] = 1;
+        counts[15] = 2;
+        let table = HuffTable::new(&counts, &[0x00, 0x08, 0x0A, 0x0F], true).unwrap();
+        let mut dc_counts = [0u8; 16];
+        dc_counts[0] = 1;
+        let dc = HuffTable::new(&dc_counts, &[0], false).unwrap();
+        let mut quant = [1i32; 64];
+        quant[0] = 1;
+        let mut codes = vec![(0, 1)]; // DC: size 0
+        let mut want = [0i32; 64];
+        for k in 1..63usize {
+            // Period 5 (every alignment with the refills occurs): first a
+            // widest slow symbol then four widest fast ones, later three
+            // fast, a 26-bit slow and a widest slow symbol.
+            let slow31 = ((0xC001, 16), (0x4000 | k as u32, 15));
+            let slow26 = ((0xC000, 16), (0x200 | k as u32, 10));
+            let fast10 = ((0b10, 2), (0x80 | k as u32, 8));
+            let (code, value) = match (k < 32, k % 5) {
+                (_, 0) => slow31,
+                (false, 4) => slow26,
+                _ => fast10,
+            };
+            codes.push(code);
+            codes.push(value);
+            want[ZIGZAG[k] as usize] = extend(value.0 as i32, value.1);
+        }
+        codes.push((0, 1)); // EOB
+        let stream = pack(&codes);
+        let mut bits = BitReader::new(&stream);
+        let mut block = [0i32; 64];
+        let end = decode_block::<true>(&mut bits, &dc, &table, &quant, &mut 0, &mut block).unwrap();
+        assert_eq!(end, 63);
+        assert_eq!(block, want);
         assert!(!bits.overrun());
     }
 
