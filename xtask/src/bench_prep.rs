@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use imagenet_prep::decode::{DEFAULT_MAX_PIXELS, decode_rgb, sniff};
-use imagenet_prep::resize::CenterCrop;
+use imagenet_prep::resize::with_thread_crop;
 use rayon::prelude::*;
 
 /// Arguments of `cargo xtask bench prep`.
@@ -84,19 +84,20 @@ fn rust_rate(
         .build()?;
     let one_pass = || -> anyhow::Result<()> {
         pool.install(|| {
-            // Few, long jobs: each one builds a resizer with cold buffers
-            // (prep does the same).
-            let per_job = images.len().div_ceil(4 * threads).max(1);
-            images.par_iter().with_min_len(per_job).try_for_each_init(
-                || (CenterCrop::new(size), vec![0u8; (size * size * 3) as usize]),
-                |(crop, out), bytes| -> anyhow::Result<()> {
-                    match path {
-                        DecodePath::Prep => crop.decode_into(bytes, DEFAULT_MAX_PIXELS, out)?,
-                        DecodePath::General => {
-                            let img = decode_rgb(bytes, DEFAULT_MAX_PIXELS)?;
-                            crop.run(&img, out).map_err(anyhow::Error::msg)?;
+            // One resizer per worker thread, kept across passes, as in prep.
+            images.par_iter().try_for_each_init(
+                || vec![0u8; (size * size * 3) as usize],
+                |out, bytes| -> anyhow::Result<()> {
+                    with_thread_crop(size, |crop| -> anyhow::Result<()> {
+                        match path {
+                            DecodePath::Prep => crop.decode_into(bytes, DEFAULT_MAX_PIXELS, out)?,
+                            DecodePath::General => {
+                                let img = decode_rgb(bytes, DEFAULT_MAX_PIXELS)?;
+                                crop.run(&img, out).map_err(anyhow::Error::msg)?;
+                            }
                         }
-                    }
+                        Ok(())
+                    })?;
                     std::hint::black_box(&out);
                     Ok(())
                 },

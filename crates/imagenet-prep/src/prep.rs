@@ -24,7 +24,7 @@ use crate::layout::{self, Item, Layout, Plan, SplitName};
 use crate::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Rejected, Split};
 use crate::npy::{self, Dtype};
 use crate::progress::Progress;
-use crate::resize::CenterCrop;
+use crate::resize::{CenterCrop, with_thread_crop};
 use crate::shard::{self, Processed, ShardRecord};
 use crate::stats::{ImageSums, StatsAccum};
 
@@ -317,20 +317,13 @@ fn run_split(
                 continue;
             }
             let processed: Vec<Processed> = pool.install(|| {
-                // Few, long jobs: each one builds a resizer whose buffers
-                // start cold.
-                let per_job = chunk.len().div_ceil(4 * pool.current_num_threads()).max(1);
                 chunk
                     .par_iter()
-                    .with_min_len(per_job)
-                    .map_init(
-                        || CenterCrop::new(size),
-                        |crop, item| {
-                            let p = process(item, crop, cfg.max_pixels);
-                            progress.inc(1);
-                            p
-                        },
-                    )
+                    .map(|item| {
+                        let p = with_thread_crop(size, |crop| process(item, crop, cfg.max_pixels));
+                        progress.inc(1);
+                        p
+                    })
                     .collect()
             });
             if tx.send((k, fp, processed)).is_err() {

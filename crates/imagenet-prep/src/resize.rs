@@ -70,6 +70,24 @@ pub struct CenterCrop {
     grey: Vec<u8>,
 }
 
+thread_local! {
+    static THREAD_CROP: std::cell::RefCell<Option<CenterCrop>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's resizer for `size`, made on first use and
+/// kept: its buffers grow to the largest image seen and stay warm, where a
+/// fresh one per job would page-fault them in again.
+pub fn with_thread_crop<R>(size: u32, f: impl FnOnce(&mut CenterCrop) -> R) -> R {
+    THREAD_CROP.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let crop = match &mut *slot {
+            Some(c) if c.size == size => c,
+            other => other.insert(CenterCrop::new(size)),
+        };
+        f(crop)
+    })
+}
+
 impl CenterCrop {
     /// A resizer producing `size × size` RGB8 images.
     pub fn new(size: u32) -> Self {
