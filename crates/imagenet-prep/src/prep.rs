@@ -33,7 +33,7 @@ pub const MEAN_IMAGE_FILE: &str = "mean_image.npy";
 
 /// Changes whenever decoding or resizing changes the pixels, so that a
 /// resumed run never mixes shards made by different code.
-const PIPELINE_VERSION: &str = "zune-jpeg+png/fir-bilinear-crop/tv-geometry/1";
+const PIPELINE_VERSION: &str = "jpeg-planes+zune-jpeg+png/fir-bilinear-crop/tv-geometry/2";
 
 /// Settings of one preparation run.
 #[derive(Debug, Clone)]

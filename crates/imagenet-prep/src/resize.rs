@@ -121,8 +121,16 @@ impl CenterCrop {
         out: &mut [u8],
     ) -> Result<(), DecodeError> {
         let size = self.size;
-        let planes = jpeg::decode_planes_with(&mut self.jpeg, bytes, max_pixels, |w, h| {
-            read_region(w, h, size)
+        // Our decoder on hostile input: a panic (a bug) sends the file to the
+        // general decoder instead of ending the run.
+        let planes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            jpeg::decode_planes_with(&mut self.jpeg, bytes, max_pixels, |w, h| {
+                read_region(w, h, size)
+            })
+        }))
+        .unwrap_or_else(|_| {
+            self.jpeg = jpeg::Scratch::default();
+            None
         });
         if let Some(planes) = planes {
             let done = self.run_planes(&planes, out).is_ok();

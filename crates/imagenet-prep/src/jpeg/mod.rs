@@ -184,6 +184,17 @@ fn decode_scan(
     };
     let mcus_x = w.div_ceil(mcu_w);
     let mcus_y = h.div_ceil(mcu_h);
+    // Every block takes at least two bits (a DC code and an end-of-block
+    // code): a header promising more blocks than that is refused before any
+    // plane is allocated.
+    let blocks_per_mcu: usize = if interleaved {
+        comps.iter().map(|c| c.h * c.v).sum()
+    } else {
+        1
+    };
+    if (mcus_x * mcus_y).saturating_mul(blocks_per_mcu) > data.len().saturating_mul(4) {
+        return None;
+    }
 
     let mut layouts = Vec::with_capacity(comps.len());
     let mut planes = Vec::with_capacity(comps.len());
@@ -250,6 +261,11 @@ fn decode_scan(
     let restart = header.restart_interval;
     let mut mcu = 0usize;
     for my in 0..rows_needed {
+        // A header promising far more image than the data holds ends here,
+        // not after decoding millions of blocks of zero bits.
+        if bits.overrun() {
+            return None;
+        }
         for mx in 0..mcus_x {
             if restart > 0 && mcu > 0 && mcu.is_multiple_of(restart) {
                 if bits.overrun() {
@@ -463,6 +479,21 @@ mod tests {
                 full.data[(r + 8) * full.stride + 48..][..48]
             );
         }
+    }
+
+    #[test]
+    fn a_header_promising_more_than_the_data_is_declined() {
+        let (w, h) = (24, 16);
+        let mut bytes = encode(&rgb_to_ycbcr(&picture(w, h)), Model::YCbCr, w, h, 90, false);
+        // Claim 8000x8000 (64 megapixels, under the limit) in the frame header.
+        let sof = bytes.windows(2).position(|p| p == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0x1F, 0x40, 0x1F, 0x40]);
+        assert!(
+            decode_planes(&bytes, DEFAULT_MAX_PIXELS, |w, h| [
+                0.0, 0.0, w as f64, h as f64
+            ])
+            .is_none()
+        );
     }
 
     proptest::proptest! {
