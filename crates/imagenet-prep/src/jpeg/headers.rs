@@ -263,6 +263,8 @@ mod tests {
 
     #[test]
     fn zigzag_is_a_permutation_walking_antidiagonals() {
+        assert_eq!(&ZIGZAG[..10], &[0, 1, 8, 16, 9, 2, 3, 10, 17, 24]);
+        assert_eq!(ZIGZAG[63], 63);
         let mut seen = [false; 64];
         for (k, &n) in ZIGZAG.iter().enumerate() {
             assert!(!seen[n as usize]);

@@ -19,6 +19,7 @@ mod headers;
 mod huffman;
 mod idct;
 
+pub(crate) use headers::ZIGZAG;
 use headers::{Header, Parsed};
 use huffman::{BitReader, decode_block};
 
