@@ -20,6 +20,7 @@ JSON object with images/s.
 import argparse
 import io
 import json
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -74,10 +75,12 @@ def main():
             break
     if not DATA:
         sys.exit(f"no JPEG/PNG images in {a.images}")
-    idx = list(range(len(DATA)))
     chunk = max(1, len(DATA) // (a.workers * 8))
 
-    def one_pass(pool):
+    def run(reps):
+        # reps passes as ONE map, so workers never wait at pass boundaries
+        # (the Rust side is timed the same way).
+        idx = [i % len(DATA) for i in range(reps * len(DATA))]
         if pool is None:
             for i in idx:
                 process(i)
@@ -87,14 +90,13 @@ def main():
     ctx = mp.get_context("fork")
     pool = ctx.Pool(a.workers) if a.workers > 1 else None
     try:
-        one_pass(pool)  # warm-up (and worker start-up) excluded from timing
-        done, t0 = 0, time.perf_counter()
-        while True:
-            one_pass(pool)
-            done += len(DATA)
-            elapsed = time.perf_counter() - t0
-            if elapsed >= a.min_seconds:
-                break
+        t = time.perf_counter()
+        run(1)  # warm-up (and worker start-up), and the length of one pass
+        reps = max(1, math.ceil(a.min_seconds / max(time.perf_counter() - t, 1e-6)))
+        t0 = time.perf_counter()
+        run(reps)
+        elapsed = time.perf_counter() - t0
+        done = reps * len(DATA)
     finally:
         if pool is not None:
             pool.close()
