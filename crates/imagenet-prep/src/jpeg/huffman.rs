@@ -21,9 +21,10 @@ const EOB: i32 = 1 << 4;
 pub(crate) struct HuffTable {
     /// Top FAST_BITS bits → (code length << 8) | symbol; 0 if the code is longer.
     symbols: Box<[u16; FAST_SIZE]>,
-    /// AC only, top FAST_BITS bits → (value << 16) | (run << 8) | flags | total length,
-    /// 0 if code plus value bits do not fit.
-    ac: Option<Box<[i32; FAST_SIZE]>>,
+    /// Top FAST_BITS bits → a whole coefficient, 0 if code plus value bits
+    /// do not fit: AC tables (value << 16) | (run << 8) | flags | total
+    /// length, DC tables (difference << 16) | total length.
+    fast: Box<[i32; FAST_SIZE]>,
     /// Exclusive upper bound of codes of each length, left-aligned to 16 bits.
     max_code: [u32; 18],
     /// Index into `values` of the first code of each length, minus that code.
@@ -64,15 +65,38 @@ impl HuffTable {
         let values = values.get(..k)?.to_vec();
         let mut table = HuffTable {
             symbols,
-            ac: None,
+            fast: Box::new([0; FAST_SIZE]),
             max_code,
             offset,
             values,
         };
-        if is_ac {
-            table.ac = Some(table.fast_ac());
-        }
+        table.fast = if is_ac {
+            table.fast_ac()
+        } else {
+            table.fast_dc()
+        };
         Some(table)
+    }
+
+    fn fast_dc(&self) -> Box<[i32; FAST_SIZE]> {
+        let mut dc = Box::new([0i32; FAST_SIZE]);
+        for (bits, slot) in dc.iter_mut().enumerate() {
+            let entry = self.symbols[bits];
+            let (len, size) = ((entry >> 8) as u32, (entry & 0xFF) as u32);
+            if entry == 0 || size > 11 || len + size > FAST_BITS {
+                continue;
+            }
+            let value = if size == 0 {
+                0
+            } else {
+                extend(
+                    ((bits as u32 >> (FAST_BITS - len - size)) & ((1 << size) - 1)) as i32,
+                    size,
+                )
+            };
+            *slot = (value << 16) | (len + size) as i32;
+        }
+        dc
     }
 
     fn fast_ac(&self) -> Box<[i32; FAST_SIZE]> {
@@ -225,20 +249,26 @@ pub(crate) fn decode_block<const STORE: bool>(
     block: &mut [i32; 64],
 ) -> Result<usize, ()> {
     bits.refill();
-    let size = dc_table.symbol(bits)? as u32;
-    if size > 11 {
-        return Err(());
-    }
-    if size > 0 {
-        let v = bits.take(size);
-        *dc_pred = dc_pred.wrapping_add(extend(v, size));
-    }
+    let entry = dc_table.fast[bits.peek(FAST_BITS) as usize];
+    let diff = if entry != 0 {
+        bits.consume((entry & 15) as u32);
+        entry >> 16
+    } else {
+        let size = dc_table.symbol(bits)? as u32;
+        if size > 11 {
+            return Err(());
+        }
+        if size > 0 {
+            extend(bits.take(size), size)
+        } else {
+            0
+        }
+    };
+    *dc_pred = dc_pred.wrapping_add(diff);
     if STORE {
         block[0] = dc_pred.wrapping_mul(quant[0]);
     }
-    let Some(fast) = ac_table.ac.as_deref() else {
-        return Err(());
-    };
+    let fast = &*ac_table.fast;
     let mut k = 1usize;
     // One refill per three symbols (a refill is on the critical path). A
     // refill leaves at least 56 bits; a fast symbol needs and takes at most
@@ -449,6 +479,41 @@ mod tests {
         let end = decode_block::<true>(&mut bits, &dc, &table, &quant, &mut 0, &mut block).unwrap();
         assert_eq!(end, 63);
         assert_eq!(block, want);
+        assert!(!bits.overrun());
+    }
+
+    /// DC differences by the one-lookup table and, when code plus value do
+    /// not fit in it, by the symbol-then-value path.
+    #[test]
+    fn dc_differences_short_and_long() {
+        // DC: '0' = size 11, '10' = size 3, '110' = size 0. AC: '0' = EOB.
+        let mut dc_counts = [0u8; 16];
+        dc_counts[..3].fill(1);
+        let dc = HuffTable::new(&dc_counts, &[11, 3, 0], false).unwrap();
+        let mut ac_counts = [0u8; 16];
+        ac_counts[0] = 1;
+        let ac = HuffTable::new(&ac_counts, &[0x00], true).unwrap();
+        let quant = [3i32; 64];
+        let stream = pack(
+            &[
+                ((0, 1), (0b000_0000_0011, 11)), // -2044
+                ((0b10, 2), (0b101, 3)),         // +5
+                ((0b110, 3), (0, 0)),            // 0
+                ((0, 1), (0b111_1111_1111, 11)), // +2047
+            ]
+            .iter()
+            .flat_map(|&(code, value)| [code, value, (0, 1)]) // each block ends with EOB
+            .filter(|&(_, len)| len > 0)
+            .collect::<Vec<_>>(),
+        );
+        let mut bits = BitReader::new(&stream);
+        let mut pred = 0;
+        for want in [-2044, -2039, -2039, 8] {
+            let mut block = [0i32; 64];
+            let end =
+                decode_block::<true>(&mut bits, &dc, &ac, &quant, &mut pred, &mut block).unwrap();
+            assert_eq!((end, pred, block[0]), (1, want, 3 * want));
+        }
         assert!(!bits.overrun());
     }
 
