@@ -141,7 +141,7 @@ impl CenterCrop {
         }
         let img = decode_rgb(bytes, max_pixels)?;
         self.run(&img, out).map_err(|detail| DecodeError::Corrupt {
-            format: crate::decode::Format::Jpeg,
+            format: crate::decode::sniff(bytes).unwrap_or(crate::decode::Format::Jpeg),
             detail,
         })
     }
