@@ -37,6 +37,12 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// The complete header (magic, version, length, dict, padding) for an array
 /// of `dtype` and `shape`, padded so the data starts on a 64-byte boundary.
 pub fn header(dtype: Dtype, shape: &[u64]) -> Vec<u8> {
+    header_with_descr(dtype.descr(), shape)
+}
+
+/// [`header`] with any NumPy `descr` string, including ones this crate
+/// does not read (tests write such files to check they are refused).
+pub fn header_with_descr(descr: &str, shape: &[u64]) -> Vec<u8> {
     let dims = match shape {
         [one] => format!("({one},)"),
         _ => format!(
@@ -48,10 +54,7 @@ pub fn header(dtype: Dtype, shape: &[u64]) -> Vec<u8> {
                 .join(", ")
         ),
     };
-    let mut dict = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {dims}, }}",
-        dtype.descr()
-    );
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
     // 10 bytes precede the dict; the dict ends with '\n'.
     let unpadded = 10 + dict.len() + 1;
     let padded = unpadded.div_ceil(64) * 64;

@@ -4,8 +4,8 @@ mod loader_fixture;
 
 use std::path::Path;
 
+use imagenet_prep::npy::header_with_descr;
 use loader_fixture::{S, dataset, open};
-use train::loader::npy::encode_header;
 use train::loader::{AugmentConfig, LoaderError, ShardSet, SplitName, TrainLoader};
 
 fn open_err(dir: &Path, split: SplitName) -> (LoaderError, String) {
@@ -98,8 +98,8 @@ fn truncated_shard() {
 
 fn replace_header(path: &Path, descr: &str, shape: &[u64]) {
     let bytes = std::fs::read(path).unwrap();
-    let old = train::loader::npy::parse_header(&bytes).unwrap();
-    let mut out = encode_header(descr, shape);
+    let old = imagenet_prep::npy::parse_header(&bytes).unwrap();
+    let mut out = header_with_descr(descr, shape);
     out.extend_from_slice(&bytes[old.data_offset..]);
     std::fs::write(path, out).unwrap();
 }

@@ -11,7 +11,6 @@ mod config;
 mod error;
 mod eval;
 mod kernel;
-pub mod npy;
 mod pipeline;
 mod rng;
 mod shards;

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::LoaderError;
-use super::npy::parse_header;
+use imagenet_prep::npy::{Dtype, parse_header};
 
 /// Which split of the manifest to open (the same type `imagenet-prep` writes).
 pub use imagenet_prep::SplitName;
@@ -212,7 +212,7 @@ impl ShardSet {
         let stats = self.color_stats("mean-image subtraction")?;
         let path = self.dir.join(&stats.mean_image);
         let s = self.image_size as u64;
-        let npy = map_npy(&path, &["<f4"], &[s, s, 3], 4)?;
+        let npy = map_npy(&path, Dtype::F32, &[s, s, 3])?;
         Ok(npy
             .data()
             .chunks_exact(4)
@@ -251,13 +251,8 @@ fn map_shard(
     num_classes: usize,
 ) -> Result<MappedShard, LoaderError> {
     let s = image_size as u64;
-    let images = map_npy(
-        &dir.join(&shard.images),
-        &["|u1", "<u1"],
-        &[shard.count, s, s, 3],
-        1,
-    )?;
-    let labels = map_npy(&dir.join(&shard.labels), &["<i2"], &[shard.count], 2)?;
+    let images = map_npy(&dir.join(&shard.images), Dtype::U8, &[shard.count, s, s, 3])?;
+    let labels = map_npy(&dir.join(&shard.labels), Dtype::I16, &[shard.count])?;
     for (i, b) in labels.data().chunks_exact(2).enumerate() {
         let label = i16::from_le_bytes([b[0], b[1]]);
         if label < 0 || label as usize >= num_classes {
@@ -270,14 +265,10 @@ fn map_shard(
     Ok(MappedShard { images, labels })
 }
 
-/// Maps `path` and checks that it is a C-order `.npy` of one of `descrs`
-/// with exactly `shape` and exactly the bytes that shape needs.
-fn map_npy(
-    path: &Path,
-    descrs: &[&str],
-    shape: &[u64],
-    item: u64,
-) -> Result<MappedNpy, LoaderError> {
+/// Maps `path` and checks that it is a C-order `.npy` of `dtype` with
+/// exactly `shape` and exactly the bytes that shape needs.
+fn map_npy(path: &Path, dtype: Dtype, shape: &[u64]) -> Result<MappedNpy, LoaderError> {
+    let item = dtype.size() as u64;
     let file = File::open(path).map_err(|e| LoaderError::io(path, e))?;
     let len = file.metadata().map_err(|e| LoaderError::io(path, e))?.len();
     if len == 0 {
@@ -288,14 +279,16 @@ fn map_npy(
     // they are mapped.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| LoaderError::io(path, e))?;
     let header = parse_header(&map).map_err(|m| LoaderError::npy(path, m))?;
-    if !descrs.contains(&header.descr.as_str()) {
+    // (Unknown dtypes and Fortran order are refused by the parser.)
+    if header.dtype != dtype {
         return Err(LoaderError::npy(
             path,
-            format!("dtype '{}', expected '{}'", header.descr, descrs[0]),
+            format!(
+                "dtype '{}', expected '{}'",
+                header.dtype.descr(),
+                dtype.descr()
+            ),
         ));
-    }
-    if header.fortran_order {
-        return Err(LoaderError::npy(path, "Fortran order, expected C order"));
     }
     if header.shape != shape {
         return Err(LoaderError::npy(

@@ -12,8 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use super::LoaderError;
-use super::npy::encode_header;
 use super::shards::hex;
+use imagenet_prep::npy::{Dtype, header};
 
 /// fb.resnet.torch's published ImageNet PCA on a [0, 1] scale, used as the
 /// synthetic dataset's lighting statistics (random pixels have no
@@ -58,7 +58,7 @@ pub fn write_synthetic_shards(dir: &Path, cfg: &SyntheticShards) -> Result<Manif
         let mut shards = Vec::new();
         for (i, first) in (0..n).step_by(cfg.shard_size.max(1)).enumerate() {
             let count = cfg.shard_size.max(1).min(n - first);
-            let mut img = encode_header("|u1", &[count as u64, s as u64, s as u64, 3]);
+            let mut img = header(Dtype::U8, &[count as u64, s as u64, s as u64, 3]);
             let start = img.len();
             img.resize(start + count * pixels, 0);
             rng.fill_bytes(&mut img[start..]);
@@ -70,7 +70,7 @@ pub fn write_synthetic_shards(dir: &Path, cfg: &SyntheticShards) -> Result<Manif
                     }
                 }
             }
-            let mut lab = encode_header("<i2", &[count as u64]);
+            let mut lab = header(Dtype::I16, &[count as u64]);
             for k in first..first + count {
                 lab.extend_from_slice(&((k % cfg.classes) as i16).to_le_bytes());
             }
@@ -114,7 +114,7 @@ pub fn write_synthetic_shards(dir: &Path, cfg: &SyntheticShards) -> Result<Manif
     let covariance = std::array::from_fn(|a| {
         std::array::from_fn(|b| (0..3).map(|j| v[a][j] * l[j] * v[b][j]).sum())
     });
-    let mut mean_npy = encode_header("<f4", &[s as u64, s as u64, 3]);
+    let mut mean_npy = header(Dtype::F32, &[s as u64, s as u64, 3]);
     mean_image
         .iter()
         .for_each(|m| mean_npy.extend_from_slice(&m.to_le_bytes()));

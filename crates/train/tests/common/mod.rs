@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use imagenet_prep::manifest::{
     ClassInfo, ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard, Split,
 };
+use imagenet_prep::npy::header_with_descr;
 use sha2::{Digest, Sha256};
-use train::loader::npy::encode_header;
 
 /// burn's CPU backend keeps one global RNG, seeded per step by the
 /// trainer: trainings in parallel threads of one test binary would
@@ -29,7 +29,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn write_npy(path: &Path, descr: &str, shape: &[u64], data: &[u8]) -> String {
-    let mut bytes = encode_header(descr, shape);
+    let mut bytes = header_with_descr(descr, shape);
     bytes.extend_from_slice(data);
     fs::write(path, &bytes).unwrap();
     hex(&Sha256::digest(&bytes))
