@@ -23,7 +23,7 @@ use crate::error::PrepError;
 use crate::layout::{self, Item, Layout, Plan, SplitName};
 use crate::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Rejected, Split};
 use crate::npy::{self, Dtype};
-use crate::progress::Progress;
+use crate::progress::{Progress, Spinner};
 use crate::resize::{CenterCrop, with_thread_crop};
 use crate::shard::{self, Processed, ShardRecord};
 use crate::stats::{ImageSums, StatsAccum};
@@ -122,7 +122,13 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     if cfg.shard_size == 0 {
         return Err(PrepError::Config("shard size must be at least 1".into()));
     }
-    let plan = layout::plan(&cfg.input, cfg.splits.as_deref())?;
+    let plan = {
+        let _spinner = Spinner::new(
+            format!("reading the index of {}", cfg.input.display()),
+            cfg.quiet,
+        );
+        layout::plan(&cfg.input, cfg.splits.as_deref())?
+    };
     std::fs::create_dir_all(&cfg.out).map_err(|e| PrepError::io(&cfg.out, e))?;
     check_disk(cfg, &plan)?;
     // An old manifest would describe shards this run is about to replace.

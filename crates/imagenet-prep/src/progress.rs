@@ -41,3 +41,29 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// A spinner for a stage of unknown length (listing the members of a
+/// 140 GB tar takes a while on a slow disk); cleared when dropped.
+pub struct Spinner {
+    bar: ProgressBar,
+}
+
+impl Spinner {
+    /// Shows `message` beside a spinner, on a terminal and unless `quiet`.
+    pub fn new(message: String, quiet: bool) -> Self {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
+        bar.set_message(message);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner { bar }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}

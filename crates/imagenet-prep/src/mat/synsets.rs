@@ -37,6 +37,7 @@ pub fn read_synsets(bytes: &[u8]) -> Result<Vec<Synset>, MatError> {
         Value::Struct {
             fields, elements, ..
         } => (fields, elements),
+        Value::Cell { elements } => structs_of_cell(elements)?,
         other => {
             return Err(MatError::BadSynset {
                 index: 0,
@@ -91,6 +92,52 @@ pub fn read_synsets(bytes: &[u8]) -> Result<Vec<Synset>, MatError> {
             })
         })
         .collect()
+}
+
+/// Field names, and each element's values in that order.
+type FieldsAndElements = (Vec<String>, Vec<Vec<Value>>);
+
+/// The fields and elements of a cell array of 1×1 structs, the shape
+/// scipy writes for an array of `mat_struct` objects (what
+/// `loadmat(..., struct_as_record=False)` returns and `savemat` saves back).
+/// Fields are matched by name, in the first element's order.
+fn structs_of_cell(cells: Vec<Value>) -> Result<FieldsAndElements, MatError> {
+    let mut fields: Option<Vec<String>> = None;
+    let mut rows = Vec::with_capacity(cells.len());
+    for (index, cell) in cells.into_iter().enumerate() {
+        let bad = |what: String| MatError::BadSynset { index, what };
+        let Value::Struct {
+            fields: names,
+            elements,
+            ..
+        } = cell
+        else {
+            return Err(bad(format!(
+                "`synsets` is a cell array holding a {}, not structs",
+                cell.kind()
+            )));
+        };
+        let [element] = <[Vec<Value>; 1]>::try_from(elements).map_err(|e| {
+            bad(format!(
+                "`synsets` cell holds a struct array of {} elements, expected 1",
+                e.len()
+            ))
+        })?;
+        let order = fields.get_or_insert_with(|| names.clone());
+        let mut by_name: Vec<Option<Value>> = element.into_iter().map(Some).collect();
+        let row = order
+            .iter()
+            .map(|f| {
+                names
+                    .iter()
+                    .position(|n| n == f)
+                    .and_then(|i| by_name.get_mut(i)?.take())
+                    .ok_or_else(|| bad(format!("struct has no field `{f}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.push(row);
+    }
+    Ok((fields.unwrap_or_default(), rows))
 }
 
 /// Writes `synsets` as an N×1 struct array named `synsets` with the
