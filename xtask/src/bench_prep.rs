@@ -32,12 +32,30 @@ pub struct Args {
     /// Skip the Pillow baseline.
     #[arg(long)]
     no_pillow: bool,
+    /// Rounds of measurements; each round times every pipeline back to back,
+    /// and ratios are taken within a round (the median is reported), so
+    /// that a neighbour's load on a shared machine hits both sides alike.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
+/// One pipeline at one thread count: its images/s in each round.
 struct Row {
-    name: String,
+    name: &'static str,
     threads: usize,
-    rate: f64,
+    rates: Vec<f64>,
+}
+
+const PILLOW: &str = "pillow (no draft)";
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 fn load(dir: &Path, limit: usize) -> anyhow::Result<Vec<Vec<u8>>> {
@@ -177,48 +195,68 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.no_pillow && !pillow_ok {
         println!("note: python3 with Pillow not found (pip install pillow); Pillow rows skipped");
     }
-    let mut rows = Vec::new();
-    // Alternate Rust and Pillow per thread count so both see the same machine state.
-    for &t in &counts {
-        rows.push(Row {
-            name: "rust prep (JPEG fast path)".into(),
-            threads: t,
-            rate: rust_rate(&images, args.size, t, args.min_seconds, DecodePath::Prep)?,
-        });
-        rows.push(Row {
-            name: "rust general (zune-jpeg + fast_image_resize)".into(),
-            threads: t,
-            rate: rust_rate(&images, args.size, t, args.min_seconds, DecodePath::General)?,
-        });
-        if pillow_ok {
-            rows.push(Row {
-                name: "pillow (no draft)".into(),
-                threads: t,
-                rate: pillow_rate(&args, t, false)?,
-            });
-            rows.push(Row {
-                name: "pillow + draft() (DCT scaling)".into(),
-                threads: t,
-                rate: pillow_rate(&args, t, true)?,
-            });
+    let rounds = args.rounds.max(1);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut record = |name: &'static str, threads: usize, rate: f64| match rows
+        .iter_mut()
+        .find(|r| r.name == name && r.threads == threads)
+    {
+        Some(r) => r.rates.push(rate),
+        None => rows.push(Row {
+            name,
+            threads,
+            rates: vec![rate],
+        }),
+    };
+    for round in 0..rounds {
+        eprintln!("round {}/{rounds}", round + 1);
+        // Rust and Pillow back to back per thread count, so that both see
+        // the same machine state.
+        for &t in &counts {
+            let prep = rust_rate(&images, args.size, t, args.min_seconds, DecodePath::Prep)?;
+            record("rust prep (JPEG fast path)", t, prep);
+            let general = rust_rate(&images, args.size, t, args.min_seconds, DecodePath::General)?;
+            record("rust general (zune-jpeg + fast_image_resize)", t, general);
+            if pillow_ok {
+                record(PILLOW, t, pillow_rate(&args, t, false)?);
+                record(
+                    "pillow + draft() (DCT scaling)",
+                    t,
+                    pillow_rate(&args, t, true)?,
+                );
+            }
         }
     }
     println!();
-    println!("| pipeline | threads | images/s | images/s per thread | vs pillow (no draft) |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| pipeline | threads | images/s | images/s per thread | vs pillow (no draft), median of {rounds} | range |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for r in &rows {
         let base = rows
             .iter()
-            .find(|b| b.threads == r.threads && b.name == "pillow (no draft)")
-            .map(|b| b.rate);
-        let ratio = base.map_or("-".to_string(), |b| format!("{:.2}x", r.rate / b));
+            .find(|b| b.threads == r.threads && b.name == PILLOW);
+        let (ratio, range) = match base {
+            Some(b) => {
+                let ratios: Vec<f64> = r.rates.iter().zip(&b.rates).map(|(x, y)| x / y).collect();
+                let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = ratios.iter().copied().fold(0.0, f64::max);
+                (
+                    format!("{:.2}x", median(ratios)),
+                    format!("{lo:.2}-{hi:.2}x"),
+                )
+            }
+            None => ("-".into(), "-".into()),
+        };
+        let rate = median(r.rates.clone());
         println!(
-            "| {} | {} | {:.0} | {:.0} | {} |",
+            "| {} | {} | {:.0} | {:.0} | {} | {} |",
             r.name,
             r.threads,
-            r.rate,
-            r.rate / r.threads as f64,
-            ratio
+            rate,
+            rate / r.threads as f64,
+            ratio,
+            range
         );
     }
     Ok(())

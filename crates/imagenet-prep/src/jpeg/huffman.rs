@@ -365,6 +365,103 @@ mod tests {
         out
     }
 
+    /// Canonical codes (T.81 annex C) of a table: symbol → (code, length).
+    fn codes_of(counts: &[u8; 16], values: &[u8]) -> std::collections::HashMap<u8, (u32, u32)> {
+        let mut codes = std::collections::HashMap::new();
+        let (mut code, mut k) = (0u32, 0usize);
+        for len in 1..=16u32 {
+            for _ in 0..counts[len as usize - 1] {
+                codes.insert(values[k], (code, len));
+                code += 1;
+                k += 1;
+            }
+            code <<= 1;
+        }
+        codes
+    }
+
+    /// Random blocks coded with a table shaped like the standard luminance
+    /// AC table (T.81 table K.5's code-length counts, symbols shuffled) and
+    /// decoded back to back: every pairing of symbols in one lookup, ZRLs,
+    /// ends of block and blocks filled to position 63 come out exact, with
+    /// and without storing.
+    #[test]
+    fn random_blocks_decode_exactly() {
+        use rand::seq::SliceRandom;
+        use rand::{Rng, SeedableRng};
+        let counts: [u8; 16] = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d];
+        let mut dc_counts = [0u8; 16];
+        dc_counts[0] = 1;
+        let dc = HuffTable::new(&dc_counts, &[0], false).unwrap();
+        for seed in 0..40u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            // EOB, ZRL and run/size 0..15 × 1..10: the 162 AC symbols.
+            let mut values: Vec<u8> = vec![0x00, 0xF0];
+            values.extend((0..16u8).flat_map(|r| (1..=10u8).map(move |s| r << 4 | s)));
+            values.shuffle(&mut rng);
+            let table = HuffTable::new(&counts, &values, true).unwrap();
+            let code = codes_of(&counts, &values);
+            let quant: [i32; 64] = std::array::from_fn(|_| rng.random_range(1..=255));
+            let mut stream = vec![];
+            let mut want = vec![];
+            for _ in 0..200 {
+                stream.push((0, 1)); // DC difference 0
+                let mut block = [0i32; 64];
+                let mut k = 1;
+                let dense = rng.random_bool(0.3);
+                while k < 64 {
+                    if !dense && rng.random_bool(0.15) {
+                        stream.push(code[&0x00]);
+                        break;
+                    }
+                    let run = if dense {
+                        0
+                    } else {
+                        rng.random_range(0..(64 - k).min(40))
+                    };
+                    let mut run = run.min(63 - k);
+                    while run >= 16 {
+                        stream.push(code[&0xF0]);
+                        run -= 16;
+                        k += 16;
+                    }
+                    k += run;
+                    let size = if rng.random_bool(0.8) {
+                        rng.random_range(1..=3u32)
+                    } else {
+                        rng.random_range(1..=10u32)
+                    };
+                    let magnitude = rng.random_range(1 << (size - 1)..1 << size) as i32;
+                    let v = if rng.random_bool(0.5) {
+                        magnitude
+                    } else {
+                        -magnitude
+                    };
+                    stream.push(code[&((run as u8) << 4 | size as u8)]);
+                    let raw = if v < 0 { v - 1 } else { v } as u32 & ((1 << size) - 1);
+                    stream.push((raw, size));
+                    block[ZIGZAG[k] as usize] = v * quant[k];
+                    k += 1;
+                }
+                want.push((block, if k < 64 { k } else { 64 }));
+            }
+            let stream = pack(&stream);
+            let mut bits = BitReader::new(&stream);
+            let mut skip = BitReader::new(&stream);
+            for (i, (block, end)) in want.iter().enumerate() {
+                let mut got = [0i32; 64];
+                let e = decode_block::<true>(&mut bits, &dc, &table, &quant, &mut 0, &mut got);
+                assert_eq!(e, Ok(*end), "seed {seed} block {i}");
+                assert_eq!(&got, block, "seed {seed} block {i}");
+                let mut untouched = [0i32; 64];
+                let e =
+                    decode_block::<false>(&mut skip, &dc, &table, &quant, &mut 0, &mut untouched);
+                assert_eq!(e, Ok(*end), "seed {seed} block {i}, not stored");
+            }
+            assert!(!bits.overrun());
+        }
+    }
+
     #[test]
     fn extend_matches_the_standard_table() {
         assert_eq!(extend(0, 1), -1);
