@@ -431,7 +431,7 @@ mod tests {
                     } else {
                         rng.random_range(1..=10u32)
                     };
-                    let magnitude = rng.random_range(1 << (size - 1)..1 << size) as i32;
+                    let magnitude: i32 = rng.random_range(1 << (size - 1)..1 << size);
                     let v = if rng.random_bool(0.5) {
                         magnitude
                     } else {
