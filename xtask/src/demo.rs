@@ -18,6 +18,9 @@ pub struct Args {
     /// Seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Initial learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -31,6 +34,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(s) = args.seed {
         cfg.seed = s;
+    }
+    if let Some(lr) = args.lr {
+        cfg.lr = lr;
     }
     cfg.quiet = args.quiet;
     println!(

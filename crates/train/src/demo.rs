@@ -31,7 +31,10 @@ pub struct DemoConfig {
     pub epochs: u64,
     /// Batch size.
     pub batch_size: usize,
-    /// Initial learning rate.
+    /// Initial learning rate. Half the paper's 0.01, for a quarter of its
+    /// batch: with 0.01 at batch 32 the tiny model learnt, then diverged in
+    /// epoch 4 (seed 1, 27% final accuracy); 0.005 and 0.0025 both reach
+    /// 100% on seed 1.
     pub lr: f64,
     /// Standard deviation of the initial weights. The paper's 0.01 leaves
     /// the narrow tiny model at chance for many epochs (its activations
@@ -54,7 +57,7 @@ impl DemoConfig {
             image_size: 72,
             epochs: 6,
             batch_size: 32,
-            lr: 0.01,
+            lr: 0.005,
             init_std: 0.05,
             seed: 1,
             quiet: false,
