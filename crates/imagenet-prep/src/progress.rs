@@ -2,6 +2,16 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// Where bars draw: nowhere when `quiet`, else stderr (where indicatif
+/// draws nothing unless it is a terminal).
+fn draw_target(quiet: bool) -> ProgressDrawTarget {
+    if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    }
+}
+
 /// A thread-safe progress display over a known number of images.
 pub struct Progress {
     bar: ProgressBar,
@@ -11,13 +21,7 @@ impl Progress {
     /// A bar over `total` images; hidden when `quiet` or stderr is not a
     /// terminal.
     pub fn new(total: u64, quiet: bool) -> Self {
-        let target = if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            // indicatif draws nothing when stderr is not a terminal.
-            ProgressDrawTarget::stderr()
-        };
-        let bar = ProgressBar::with_draw_target(Some(total), target);
+        let bar = ProgressBar::with_draw_target(Some(total), draw_target(quiet));
         if let Ok(style) = ProgressStyle::with_template(
             "{prefix:>5} {wide_bar} {pos}/{len} images  {per_sec}  ETA {eta}",
         ) {
@@ -51,13 +55,12 @@ pub struct Spinner {
 impl Spinner {
     /// Shows `message` beside a spinner, on a terminal and unless `quiet`.
     pub fn new(message: String, quiet: bool) -> Self {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new_spinner()
-        };
+        let bar = ProgressBar::with_draw_target(None, draw_target(quiet));
+        bar.set_style(ProgressStyle::default_spinner());
         bar.set_message(message);
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        if !quiet {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
         Spinner { bar }
     }
 }

@@ -382,9 +382,9 @@ mod tests {
 
     /// Random blocks coded with a table shaped like the standard luminance
     /// AC table (T.81 table K.5's code-length counts, symbols shuffled) and
-    /// decoded back to back: every pairing of symbols in one lookup, ZRLs,
-    /// ends of block and blocks filled to position 63 come out exact, with
-    /// and without storing.
+    /// decoded back to back: short and long codes, ZRLs, ends of block and
+    /// blocks filled to position 63 come out exact, with and without
+    /// storing.
     #[test]
     fn random_blocks_decode_exactly() {
         use rand::seq::SliceRandom;
