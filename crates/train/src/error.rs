@@ -104,6 +104,9 @@ pub enum TrainError {
         /// The newest checkpoint, untouched.
         last_checkpoint: Option<PathBuf>,
     },
+    /// `--backend cuda` on a machine where CUDA cannot run (what is missing).
+    #[error("{0}")]
+    CudaUnavailable(String),
     /// A bad setting.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -126,6 +126,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
         BackendKind::Cpu => run::<burn::backend::Flex>(cfg, burn::backend::flex::FlexDevice),
         #[cfg(feature = "cuda")]
         BackendKind::Cuda => {
+            crate::cuda_check::check_cuda(&[cfg.device]).map_err(TrainError::CudaUnavailable)?;
             run::<burn::backend::Cuda>(cfg, burn::backend::cuda::CudaDevice { index: cfg.device })
         }
         #[cfg(not(feature = "cuda"))]

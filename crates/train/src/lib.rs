@@ -13,6 +13,7 @@
 mod atomic;
 pub mod checkpoint;
 pub mod config;
+pub mod cuda_check;
 pub mod data;
 pub mod demo;
 pub mod error;

@@ -76,6 +76,7 @@ pub fn train(cfg: &TrainConfig, resume: Option<&Path>) -> Result<TrainSummary> {
         }
         #[cfg(feature = "cuda")]
         BackendKind::Cuda => {
+            crate::cuda_check::check_cuda(&cfg.devices).map_err(TrainError::CudaUnavailable)?;
             let devices = cfg
                 .devices
                 .iter()
