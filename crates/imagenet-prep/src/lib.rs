@@ -16,6 +16,7 @@ pub mod mat;
 pub mod npy;
 pub mod prep;
 mod progress;
+mod resample;
 pub mod resize;
 pub mod shard;
 pub mod stats;

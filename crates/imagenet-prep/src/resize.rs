@@ -13,7 +13,8 @@
 use fast_image_resize as fr;
 
 use crate::decode::{DecodeError, Rgb8, decode_rgb};
-use crate::jpeg::{self, Plane, Planes, color};
+use crate::jpeg::{self, Planes, color};
+use crate::resample::{Axis, PlaneRef, PlaneResizer};
 
 /// The resized (pre-crop) size and the crop offset, in resized pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,18 +57,10 @@ pub struct CenterCrop {
     resizer: fr::Resizer,
     /// The JPEG fast path's reusable buffers.
     jpeg: jpeg::Scratch,
-    /// Interleaved YCbCr (or grey) of the decoded region.
-    merged: Vec<u8>,
-    /// Chroma column of each luma column.
-    columns: Vec<usize>,
-    /// `columns` as copy runs.
-    runs: Vec<Run>,
-    /// One chroma row of Cb and of Cr, upsampled to luma columns.
-    chroma_rows: [Vec<u8>; 2],
-    /// Resized Y Cb Cr 0 pixels before colour conversion.
-    resized: Vec<u8>,
-    /// Resized grey image before replication to RGB.
-    grey: Vec<u8>,
+    /// The planar resizer's reusable buffers.
+    planar: PlaneResizer,
+    /// Resized Y, Cb, Cr (or grey) planes before colour conversion.
+    resized: [Vec<u8>; 3],
 }
 
 thread_local! {
@@ -96,12 +89,8 @@ impl CenterCrop {
             size,
             resizer: fr::Resizer::new(),
             jpeg: jpeg::Scratch::default(),
-            merged: Vec::new(),
-            columns: Vec::new(),
-            runs: Vec::new(),
-            chroma_rows: [Vec::new(), Vec::new()],
-            resized: vec![0; 4 * n],
-            grey: vec![0; n],
+            planar: PlaneResizer::default(),
+            resized: [vec![0; n], vec![0; n], vec![0; n]],
         }
     }
 
@@ -148,66 +137,63 @@ impl CenterCrop {
 
     /// Resizes and crops decoded planes into `out`, then converts to RGB.
     ///
-    /// Y, Cb and Cr are first interleaved over the decoded region (chroma
-    /// repeated per luma pixel it covers, a fourth byte of padding), because
-    /// fast_image_resize's four-channel kernels are several times faster per
-    /// sample than its one-channel ones; colour conversion then runs on the
-    /// S×S result only.
+    /// Each plane is resized on its own, at its own resolution: chroma
+    /// samples count for the luma pixels they cover (repeated, not
+    /// interpolated) through the resampling weights, and colour
+    /// conversion runs on the S×S result only.
     pub fn run_planes(&mut self, planes: &Planes, out: &mut [u8]) -> Result<(), String> {
-        let s = self.size;
-        if out.len() != (3 * s * s) as usize {
+        let s = self.size as usize;
+        if out.len() != 3 * s * s {
             return Err("bad output size".into());
         }
-        let g = geometry(planes.width, planes.height, s);
+        let g = geometry(planes.width, planes.height, self.size);
         let fx = planes.width as f64 / g.resized_width as f64;
         let fy = planes.height as f64 / g.resized_height as f64;
-        // The crop's pre-image, in image pixels.
-        let (x0, y0) = (g.crop_left as f64 * fx, g.crop_top as f64 * fy);
-        let (cw, ch) = (s as f64 * fx, s as f64 * fy);
+        if !matches!(planes.planes.len(), 1 | 3) {
+            return Err("expected one or three planes".into());
+        }
         let y = &planes.planes[0];
         if y.width == 0 || y.height == 0 || y.scale_x != 1.0 || y.scale_y != 1.0 {
             return Err("luma plane is empty or subsampled".into());
         }
-        let (pixel, merged) = match planes.planes.as_slice() {
-            [_] => (fr::PixelType::U8, merge_grey(y, &mut self.merged)),
-            [_, cb, cr] => (
-                fr::PixelType::U8x4,
-                merge_ycbcr(
-                    y,
-                    cb,
-                    cr,
-                    &mut self.merged,
-                    &mut self.columns,
-                    &mut self.runs,
-                    &mut self.chroma_rows,
-                )?,
-            ),
-            _ => return Err("expected one or three planes".into()),
-        };
-        let src = fr::images::ImageRef::new(y.width as u32, y.height as u32, merged, pixel)
-            .map_err(|e| format!("bad plane buffer: {e}"))?;
-        // The fourth byte is padding, not alpha.
-        let options = fr::ResizeOptions::new()
-            .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
-            .use_alpha(false)
-            .crop(x0 - y.left as f64, y0 - y.top as f64, cw, ch);
-        if pixel == fr::PixelType::U8 {
-            let n = (s * s) as usize;
-            let grey = &mut self.grey[..n];
-            let mut dst = fr::images::Image::from_slice_u8(s, s, grey, pixel)
-                .map_err(|e| format!("bad destination buffer: {e}"))?;
-            self.resizer
-                .resize(&src, &mut dst, &options)
-                .map_err(|e| format!("resize failed: {e}"))?;
-            color::grey_to_rgb(&self.grey[..n], out);
+        // The crop's pre-image, in pixels of the luma plane's valid region.
+        let x0 = g.crop_left as f64 * fx - y.left as f64;
+        let y0 = g.crop_top as f64 * fy - y.top as f64;
+        let [ry, rcb, rcr] = &mut self.resized;
+        for (plane, dst) in planes.planes.iter().zip([ry, rcb, rcr]) {
+            if plane.width == 0 || plane.height == 0 {
+                return Err("empty plane".into());
+            }
+            // Each luma pixel reads the sample of this plane covering it
+            // (itself, for luma), clamped to what was decoded: the region's
+            // margin is never weighted.
+            let x = Axis {
+                len: y.width,
+                span: [x0, x0 + s as f64 * fx],
+                offset: y.left,
+                scale: plane.scale_x,
+                first: plane.left,
+                count: plane.width,
+            };
+            let yy = Axis {
+                len: y.height,
+                span: [y0, y0 + s as f64 * fy],
+                offset: y.top,
+                scale: plane.scale_y,
+                first: plane.top,
+                count: plane.height,
+            };
+            let src = PlaneRef {
+                data: &plane.data,
+                stride: plane.stride,
+            };
+            self.planar.resize(&src, x, yy, s, &mut dst[..s * s])?;
+        }
+        let [ry, rcb, rcr] = &self.resized;
+        if planes.planes.len() == 1 {
+            color::grey_to_rgb(&ry[..s * s], out);
         } else {
-            let resized = &mut self.resized[..4 * (s * s) as usize];
-            let mut dst = fr::images::Image::from_slice_u8(s, s, resized, pixel)
-                .map_err(|e| format!("bad destination buffer: {e}"))?;
-            self.resizer
-                .resize(&src, &mut dst, &options)
-                .map_err(|e| format!("resize failed: {e}"))?;
-            color::ycbcrx_to_rgb(&self.resized[..4 * (s * s) as usize], out);
+            color::ycbcr_to_rgb(&ry[..s * s], &rcb[..s * s], &rcr[..s * s], out);
         }
         Ok(())
     }
@@ -237,143 +223,6 @@ impl CenterCrop {
     }
 }
 
-/// The valid part of the luma plane, rows packed (no block padding).
-fn merge_grey<'a>(y: &Plane, buf: &'a mut Vec<u8>) -> &'a [u8] {
-    buf.clear();
-    for row in y.data.chunks_exact(y.stride).take(y.height) {
-        buf.extend_from_slice(&row[..y.width]);
-    }
-    buf
-}
-
-/// Interleaves Y with the Cb and Cr samples covering each luma pixel, as
-/// four bytes per pixel (Y, Cb, Cr, 0), over the luma plane's valid region.
-fn merge_ycbcr<'a>(
-    y: &Plane,
-    cb: &Plane,
-    cr: &Plane,
-    buf: &'a mut Vec<u8>,
-    columns: &mut Vec<usize>,
-    runs: &mut Vec<Run>,
-    [cb_row, cr_row]: &mut [Vec<u8>; 2],
-) -> Result<&'a [u8], String> {
-    if cb.width == 0 || cb.height == 0 || (cb.width, cb.height) != (cr.width, cr.height) {
-        return Err("chroma planes are empty or differ in size".into());
-    }
-    // Image column/row → chroma plane column/row, clamped to what was
-    // decoded (the region's margin is never read by the resize).
-    let chroma = |pos: usize, scale: f64, start: usize, len: usize| {
-        (((pos as f64 + 0.5) * scale) as usize).clamp(start, start + len - 1) - start
-    };
-    columns.clear();
-    columns.extend((0..y.width).map(|c| chroma(y.left + c, cb.scale_x, cb.left, cb.width)));
-    runs_of(columns, runs);
-    cb_row.resize(y.width, 0);
-    cr_row.resize(y.width, 0);
-    buf.resize(4 * y.width * y.height, 0);
-    let mut last = usize::MAX;
-    for (r, out) in buf.chunks_exact_mut(4 * y.width).enumerate() {
-        let ci = chroma(y.top + r, cb.scale_y, cb.top, cb.height);
-        if ci != last {
-            // Chroma upsampled to luma columns, once per chroma row.
-            let b = &cb.data[ci * cb.stride..][..cb.width];
-            let rr = &cr.data[ci * cr.stride..][..cr.width];
-            upsample_row(b, runs, cb_row);
-            upsample_row(rr, runs, cr_row);
-            last = ci;
-        }
-        let luma = &y.data[r * y.stride..][..y.width];
-        pack_rows(luma, cb_row, cr_row, out);
-    }
-    Ok(buf)
-}
-
-/// A stretch of output columns reading one chroma row: `out[at..at + len]`
-/// from `row[src..]`, each sample used `repeat` (1 or 2) times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Run {
-    at: usize,
-    len: usize,
-    src: usize,
-    repeat: usize,
-}
-
-/// Splits a non-decreasing column map into 1:1 and 2:1 runs (anything
-/// else becomes runs of one column).
-fn runs_of(columns: &[usize], runs: &mut Vec<Run>) {
-    runs.clear();
-    let n = columns.len();
-    let mut c = 0;
-    while c < n {
-        let k = columns[c];
-        let run = |repeat: usize| {
-            let mut len = 0;
-            while c + len < n && columns[c + len] == k + len / repeat {
-                len += 1;
-            }
-            len - len % repeat
-        };
-        let (doubled, single) = (run(2), run(1));
-        let (len, repeat) = if doubled >= 4 && doubled >= single {
-            (doubled, 2)
-        } else {
-            (single.max(1), 1)
-        };
-        runs.push(Run {
-            at: c,
-            len,
-            src: k,
-            repeat,
-        });
-        c += len;
-    }
-}
-
-/// One chroma row upsampled to luma columns.
-fn upsample_row(row: &[u8], runs: &[Run], out: &mut [u8]) {
-    for r in runs {
-        let out = &mut out[r.at..r.at + r.len];
-        if r.repeat == 2 {
-            for (pair, &v) in out.chunks_exact_mut(2).zip(&row[r.src..]) {
-                pair[0] = v;
-                pair[1] = v;
-            }
-        } else {
-            out.copy_from_slice(&row[r.src..r.src + r.len]);
-        }
-    }
-}
-
-/// Y, Cb, Cr rows → Y Cb Cr 0 pixels.
-fn pack_rows(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked just above).
-        unsafe { pack_rows_avx2(y, cb, cr, out) };
-        return;
-    }
-    pack_rows_portable(y, cb, cr, out);
-}
-
-/// The same loop compiled with AVX2 enabled, so that it vectorises.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn pack_rows_avx2(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
-    pack_rows_portable(y, cb, cr, out);
-}
-
-#[inline(always)]
-fn pack_rows_portable(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
-    let n = y.len().min(cb.len()).min(cr.len()).min(out.len() / 4);
-    let (y, cb, cr, out) = (&y[..n], &cb[..n], &cr[..n], &mut out[..4 * n]);
-    for i in 0..n {
-        out[4 * i] = y[i];
-        out[4 * i + 1] = cb[i];
-        out[4 * i + 2] = cr[i];
-        out[4 * i + 3] = 0;
-    }
-}
-
 /// The image pixels that resizing a `width × height` image to `size` and
 /// cropping reads: the crop's pre-image widened by the bilinear filter's
 /// support (one output pixel, i.e. the scale factor, when downscaling) and
@@ -395,38 +244,6 @@ fn read_region(width: u32, height: u32, size: u32) -> jpeg::Region {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_reproduce_the_column_map() {
-        let maps: [Vec<usize>; 5] = [
-            vec![0, 0, 1, 1, 2, 2, 3, 3, 4],
-            vec![3, 4, 5, 6, 7],
-            vec![0, 0, 0, 1, 1, 2, 2, 3, 3, 3],
-            vec![5, 5, 5, 5],
-            (0..90).map(|c| (c * 2) / 3).collect(),
-        ];
-        for map in maps {
-            let mut runs = Vec::new();
-            runs_of(&map, &mut runs);
-            let row: Vec<u8> = (0..100).map(|v| v * 2 + 1).collect();
-            let mut out = vec![0u8; map.len()];
-            upsample_row(&row, &runs, &mut out);
-            let want: Vec<u8> = map.iter().map(|&k| row[k]).collect();
-            assert_eq!(out, want, "{map:?} → {runs:?}");
-        }
-        // The common 4:2:0 map is one doubled run.
-        let mut runs = Vec::new();
-        runs_of(&[7, 7, 8, 8, 9, 9], &mut runs);
-        assert_eq!(
-            runs,
-            [Run {
-                at: 0,
-                len: 6,
-                src: 7,
-                repeat: 2
-            }]
-        );
-    }
 
     #[test]
     fn geometry_matches_torchvision() {

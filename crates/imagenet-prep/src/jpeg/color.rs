@@ -16,27 +16,39 @@ const CB_G: i32 = fixed(0.344_136_286);
 const CR_G: i32 = fixed(0.714_136_286);
 const CB_B: i32 = fixed(1.772);
 
-/// Converts Y Cb Cr x pixels (four bytes each, the fourth ignored) to
-/// interleaved RGB (`rgb.len() == 3 * pixels`).
-pub fn ycbcrx_to_rgb(ycbcrx: &[u8], rgb: &mut [u8]) {
+/// Converts Y, Cb and Cr planes (one byte per pixel each) to interleaved
+/// RGB; `rgb` holds `3 * pixels` bytes.
+pub fn ycbcr_to_rgb(y: &[u8], cb: &[u8], cr: &[u8], rgb: &mut [u8]) {
+    let n = y.len().min(cb.len()).min(cr.len()).min(rgb.len() / 3);
+    let (y, cb, cr, rgb) = (&y[..n], &cb[..n], &cr[..n], &mut rgb[..3 * n]);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is present (checked just above).
-        unsafe { ycbcrx_to_rgb_avx2(ycbcrx, rgb) };
+        unsafe { ycbcr_to_rgb_avx2(y, cb, cr, rgb) };
         return;
     }
-    ycbcrx_to_rgb_portable(ycbcrx, rgb);
+    ycbcr_to_rgb_portable(y, cb, cr, rgb);
+}
+
+/// One pixel as 0x00BBGGRR.
+#[inline(always)]
+fn convert(y: u8, cb: u8, cr: u8) -> u32 {
+    let y = (y as i32) << FRAC;
+    let (cb, cr) = (cb as i32 - 128, cr as i32 - 128);
+    let r = ((y + CR_R * cr + HALF) >> FRAC).clamp(0, 255) as u32;
+    let g = ((y - CB_G * cb - CR_G * cr + HALF) >> FRAC).clamp(0, 255) as u32;
+    let b = ((y + CB_B * cb + HALF) >> FRAC).clamp(0, 255) as u32;
+    r | g << 8 | b << 16
 }
 
 /// Eight pixels per step with the same integer arithmetic as the portable
-/// loop (so the results are identical), and a byte shuffle that drops the
-/// padding byte of each pixel.
+/// loop (so the results are identical), and a byte shuffle that packs the
+/// three bytes of each pixel.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn ycbcrx_to_rgb_avx2(ycbcrx: &[u8], rgb: &mut [u8]) {
+unsafe fn ycbcr_to_rgb_avx2(y: &[u8], cb: &[u8], cr: &[u8], rgb: &mut [u8]) {
     use std::arch::x86_64::*;
-    let n = (ycbcrx.len() / 4).min(rgb.len() / 3);
-    let byte = _mm256_set1_epi32(0xFF);
+    let n = y.len();
     let bias = _mm256_set1_epi32(128);
     let half = _mm256_set1_epi32(HALF);
     let (cr_r, cb_g) = (_mm256_set1_epi32(CR_R), _mm256_set1_epi32(CB_G));
@@ -51,21 +63,23 @@ unsafe fn ycbcrx_to_rgb_avx2(ycbcrx: &[u8], rgb: &mut [u8]) {
     // Each step stores 28 bytes for 24 of output; the 4 extra are the next
     // step's (or the tail's) to overwrite.
     while i + 8 <= n && 3 * i + 28 <= rgb.len() {
-        // SAFETY: 4 * (i + 8) <= ycbcrx.len() and 3 * i + 28 <= rgb.len()
-        // (loop condition), so every load and store is in bounds.
+        // SAFETY: i + 8 <= n (the length of all three planes) and
+        // 3 * i + 28 <= rgb.len() (loop condition): every access is in bounds.
         unsafe {
-            let p = _mm256_loadu_si256(ycbcrx.as_ptr().add(4 * i) as *const __m256i);
-            let y = _mm256_slli_epi32(_mm256_and_si256(p, byte), FRAC);
-            let cb = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(p, 8), byte), bias);
-            let cr = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(p, 16), byte), bias);
+            let load = |p: &[u8]| {
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.as_ptr().add(i) as *const __m128i))
+            };
+            let yy = _mm256_slli_epi32(load(y), FRAC);
+            let cb = _mm256_sub_epi32(load(cb), bias);
+            let cr = _mm256_sub_epi32(load(cr), bias);
             let clamp = |v: __m256i| _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
-            let r = _mm256_add_epi32(_mm256_add_epi32(y, _mm256_mullo_epi32(cr_r, cr)), half);
+            let r = _mm256_add_epi32(_mm256_add_epi32(yy, _mm256_mullo_epi32(cr_r, cr)), half);
             let g = _mm256_sub_epi32(
-                _mm256_sub_epi32(y, _mm256_mullo_epi32(cb_g, cb)),
+                _mm256_sub_epi32(yy, _mm256_mullo_epi32(cb_g, cb)),
                 _mm256_mullo_epi32(cr_g, cr),
             );
             let g = _mm256_add_epi32(g, half);
-            let b = _mm256_add_epi32(_mm256_add_epi32(y, _mm256_mullo_epi32(cb_b, cb)), half);
+            let b = _mm256_add_epi32(_mm256_add_epi32(yy, _mm256_mullo_epi32(cb_b, cb)), half);
             let r = clamp(_mm256_srai_epi32(r, FRAC));
             let g = clamp(_mm256_srai_epi32(g, FRAC));
             let b = clamp(_mm256_srai_epi32(b, FRAC));
@@ -83,28 +97,13 @@ unsafe fn ycbcrx_to_rgb_avx2(ycbcrx: &[u8], rgb: &mut [u8]) {
         }
         i += 8;
     }
-    ycbcrx_to_rgb_portable(&ycbcrx[4 * i..], &mut rgb[3 * i..]);
+    ycbcr_to_rgb_portable(&y[i..], &cb[i..], &cr[i..], &mut rgb[3 * i..]);
 }
 
 #[inline(always)]
-fn ycbcrx_to_rgb_portable(ycbcrx: &[u8], rgb: &mut [u8]) {
-    // Convert in chunks: a vectorisable pass into packed 0x00BBGGRR words,
-    // then 3 bytes of each word to the output.
-    const CHUNK: usize = 64;
-    let mut words = [0u32; CHUNK];
-    for (src, dst) in ycbcrx.chunks(4 * CHUNK).zip(rgb.chunks_mut(3 * CHUNK)) {
-        let n = (src.len() / 4).min(dst.len() / 3);
-        for (w, px) in words.iter_mut().zip(src.chunks_exact(4)) {
-            let y = (px[0] as i32) << FRAC;
-            let (cb, cr) = (px[1] as i32 - 128, px[2] as i32 - 128);
-            let r = ((y + CR_R * cr + HALF) >> FRAC).clamp(0, 255) as u32;
-            let g = ((y - CB_G * cb - CR_G * cr + HALF) >> FRAC).clamp(0, 255) as u32;
-            let b = ((y + CB_B * cb + HALF) >> FRAC).clamp(0, 255) as u32;
-            *w = r | g << 8 | b << 16;
-        }
-        for (out, w) in dst[..3 * n].chunks_exact_mut(3).zip(&words) {
-            out.copy_from_slice(&w.to_le_bytes()[..3]);
-        }
+fn ycbcr_to_rgb_portable(y: &[u8], cb: &[u8], cr: &[u8], rgb: &mut [u8]) {
+    for (((out, &y), &cb), &cr) in rgb.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+        out.copy_from_slice(&convert(y, cb, cr).to_le_bytes()[..3]);
     }
 }
 
@@ -129,7 +128,7 @@ mod tests {
             (29, 255, 107),
         ] {
             let mut rgb = [0u8; 3];
-            ycbcrx_to_rgb(&[y, cb, cr, 0], &mut rgb);
+            ycbcr_to_rgb(&[y], &[cb], &[cr], &mut rgb);
             let (yf, cbf, crf) = (y as f64, cb as f64 - 128.0, cr as f64 - 128.0);
             let want = [
                 yf + 1.402 * crf,
@@ -146,19 +145,21 @@ mod tests {
         }
         // Pure red in, pure red out.
         let mut rgb = [0u8; 3];
-        ycbcrx_to_rgb(&[76, 85, 255, 9], &mut rgb);
+        ycbcr_to_rgb(&[76], &[85], &[255], &mut rgb);
         assert!(rgb[0] >= 253 && rgb[1] <= 2 && rgb[2] <= 2, "{rgb:?}");
     }
 
     #[test]
     fn every_length_and_both_code_paths_agree() {
         let n = 64 * 3 + 5;
-        let src: Vec<u8> = (0..4 * n).map(|i| (i * 7919 % 256) as u8).collect();
+        let plane =
+            |seed: usize| -> Vec<u8> { (0..n).map(|i| ((i + seed) * 7919 % 256) as u8).collect() };
+        let (y, cb, cr) = (plane(0), plane(1), plane(2));
         let mut one = vec![0u8; 3 * n];
-        ycbcrx_to_rgb(&src, &mut one);
+        ycbcr_to_rgb(&y, &cb, &cr, &mut one);
         let mut each = vec![0u8; 3 * n];
-        for (px, out) in src.chunks(4).zip(each.chunks_mut(3)) {
-            ycbcrx_to_rgb_portable(px, out);
+        for (i, out) in each.chunks_mut(3).enumerate() {
+            ycbcr_to_rgb_portable(&y[i..=i], &cb[i..=i], &cr[i..=i], out);
         }
         assert_eq!(one, each);
     }
