@@ -66,8 +66,8 @@ pub struct Taps {
     weights: Vec<i16>,
     window: usize,
     precision: u32,
-    /// The axis, alignment and bound these taps were computed for.
-    made_for: Option<(Axis, usize, usize)>,
+    /// The axis and bound these taps were computed for.
+    made_for: Option<(Axis, usize)>,
     /// Real-valued weights of the output being built, per plane sample.
     scratch: Vec<f64>,
     /// (first plane sample, range of `real`) of every output.
@@ -83,12 +83,12 @@ fn ceil_usize(x: f64) -> usize {
 
 impl Taps {
     /// Computes the taps of `out` outputs over `axis` (Pillow's window,
-    /// clamped to the grid as Pillow clamps it to the image), padded to a
-    /// multiple of `align` and kept inside `0..readable` plane samples.
+    /// clamped to the grid as Pillow clamps it to the image), padded to an
+    /// even length and kept inside `0..readable` plane samples.
     /// Does nothing if the taps are already those. `None` if the crop is
     /// empty or a window cannot fit.
-    pub fn compute(&mut self, axis: Axis, out: usize, align: usize, readable: usize) -> Option<()> {
-        let key = Some((axis, align, readable));
+    pub fn compute(&mut self, axis: Axis, out: usize, readable: usize) -> Option<()> {
+        let key = Some((axis, readable));
         if self.made_for == key && self.starts.len() == out {
             return Some(());
         }
@@ -144,7 +144,8 @@ impl Taps {
             widest = widest.max(keep);
             heaviest = self.scratch.iter().fold(heaviest, |m, &w| m.max(w));
         }
-        let window = widest.div_ceil(align) * align;
+        // Even: the SIMD kernel takes the taps in pairs.
+        let window = widest.div_ceil(2) * 2;
         if window > readable {
             return None;
         }
@@ -449,10 +450,10 @@ impl PlaneResizer {
             return Err("bad output size".into());
         }
         self.across
-            .compute(x, size, 2, plane.stride)
+            .compute(x, size, plane.stride)
             .ok_or("horizontal crop is empty")?;
         self.down
-            .compute(y, size, 2, rows)
+            .compute(y, size, rows)
             .ok_or("vertical crop is empty")?;
         // The horizontal pass, whose windows start somewhere new for every
         // output, is the vertical kernel run on the transpose.
@@ -616,7 +617,7 @@ mod tests {
             let rows = h.div_ceil(8) * 8;
             let src = noise(stride * rows, w as u32);
             let mut down = Taps::default();
-            down.compute(identity(h, [3.0, h as f64 - 2.0]), s, 2, rows)
+            down.compute(identity(h, [3.0, h as f64 - 2.0]), s, rows)
                 .unwrap();
             let skip = down.reads().start;
             for cols in [0..w, 5..w - 3, 0..16] {
@@ -655,7 +656,7 @@ mod tests {
             (3, [0.0, 3.0], 256, 8),
             (2000, [0.0, 2000.0], 37, 2000),
         ] {
-            taps.compute(identity(len, crop), out, 8, readable).unwrap();
+            taps.compute(identity(len, crop), out, readable).unwrap();
             let one = 1i32 << taps.precision;
             for i in 0..out {
                 let sum: i32 = taps.weights[i * taps.window..][..taps.window]
@@ -670,10 +671,7 @@ mod tests {
             assert!(taps.reads().end <= readable);
         }
         // An empty crop, or a window wider than the buffer, is refused.
-        assert!(taps.compute(identity(10, [5.0, 5.0]), 4, 8, 16).is_none());
-        assert!(
-            taps.compute(identity(100, [0.0, 100.0]), 4, 8, 16)
-                .is_none()
-        );
+        assert!(taps.compute(identity(10, [5.0, 5.0]), 4, 16).is_none());
+        assert!(taps.compute(identity(100, [0.0, 100.0]), 4, 16).is_none());
     }
 }
