@@ -125,8 +125,8 @@ impl Taps {
             if total > 0.0 {
                 self.scratch.iter_mut().for_each(|w| *w /= total);
             } else {
-                // A crop beyond the grid's edge: the nearest pixel.
-                self.scratch.fill(0.0);
+                // A crop beyond the grid's edge (every weight was zero):
+                // the nearest pixel.
                 let near = if center < lo as f64 { 0 } else { last - first };
                 self.scratch[near] = 1.0;
             }
