@@ -24,7 +24,8 @@ pub struct Args {
     /// Worker threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Leave undecodable images out and list them in the manifest instead of failing.
+    /// Leave undecodable images and missing validation images out and list
+    /// them in the manifest instead of failing.
     #[arg(long)]
     skip_bad: bool,
     /// No progress bar.

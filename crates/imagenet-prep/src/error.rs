@@ -74,15 +74,36 @@ pub enum PrepError {
         /// What is wrong.
         detail: String,
     },
-    /// Ground truth and validation images disagree in number.
-    #[error("{path}: has {labels} labels but there are {images} validation images")]
-    GroundTruthCount {
-        /// The ground-truth file.
+    /// A validation image the labels file cannot label: its name has no
+    /// image number, a number the ground truth does not reach, or the same
+    /// number (Kaggle: ImageId) as another file.
+    #[error("{path}: cannot label this validation image: {detail}")]
+    UnlabelledVal {
+        /// The image (a file, or `archive.tar:member`).
         path: PathBuf,
-        /// Labels in the file.
-        labels: usize,
-        /// Validation images found.
-        images: usize,
+        /// What is wrong with it, and what to do.
+        detail: String,
+    },
+    /// Validation images the labels file lists are absent from the input
+    /// (and `skip_bad` was off). The images present are labelled by their
+    /// own numbers, so none of them is affected.
+    #[error(
+        "{path}: {} of the {expected} validation images listed in {labels} are missing: {}. Every \
+         image present is labelled by the number in its own name, so none is mislabelled; restore \
+         the missing files, or rerun with --skip-bad to prepare the others and list the missing \
+         ones in the manifest",
+        .missing.len(),
+        list_names(.missing)
+    )]
+    MissingVal {
+        /// The validation folder or archive.
+        path: PathBuf,
+        /// The ground truth (or Kaggle CSV) that lists the missing images.
+        labels: PathBuf,
+        /// Images the labels file lists.
+        expected: usize,
+        /// Source names of the missing images, in number order.
+        missing: Vec<String>,
     },
     /// Not enough free disk space for the estimated output.
     #[error(
@@ -150,4 +171,19 @@ fn list_rejected(rejected: &[Rejected]) -> String {
         .map(|r| format!("  {}: {}", r.source, r.reason))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The first few names, then how many more.
+fn list_names(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
 }

@@ -10,7 +10,21 @@
 //!   `ILSVRC/Data/CLS-LOC/{train,val}`.
 //!
 //! Order (the shard order): train by class index, then member name (byte
-//! order); val by file name. Class index = position in sorted-WNID order.
+//! order); flat val labelled by the devkit by the number in the file name
+//! (the same as file-name order for the official names); other val by file
+//! name (per-class folders: class index, then file name). Class index =
+//! position in sorted-WNID order.
+//!
+//! Flat validation images are labelled by the number in their names: line
+//! `k` of the devkit's ground truth is the label of `ILSVRC2012_val_<k>`
+//! (Kaggle: the row of the image's ImageId), never by position, so a missing
+//! or extra file cannot shift the labels of the others. A file whose name
+//! has no such number (or one the ground truth does not reach) is an error
+//! naming it; images the ground truth lists but the input lacks are
+//! reported by name ([`MissingVal`]). Only files named `.jpeg`, `.jpg` or
+//! `.png` (any case) are read as images, in every split and layout; other
+//! files (`README.txt`, checksums) are ignored, and the output directory is
+//! never read as input when it lies inside the input tree.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -20,7 +34,7 @@ use std::sync::Arc;
 
 use crate::archive::{Location, Member, list_tar};
 use crate::error::PrepError;
-use crate::manifest::{ClassInfo, Source};
+use crate::manifest::{ClassInfo, Rejected, Source};
 
 /// File names of the official archives.
 pub const TRAIN_TAR: &str = "ILSVRC2012_img_train.tar";
@@ -35,6 +49,44 @@ const GROUND_TRUTH: &str = "data/ILSVRC2012_validation_ground_truth.txt";
 const KAGGLE_MAPPING: &str = "LOC_synset_mapping.txt";
 const KAGGLE_VAL_CSV: &str = "LOC_val_solution.csv";
 const KAGGLE_DATA: &str = "ILSVRC/Data/CLS-LOC";
+/// Prefix of the official validation file names.
+const VAL_PREFIX: &str = "ILSVRC2012_val_";
+
+/// Extensions (compared in any case) of the files read as images. Other
+/// files in the input folders and archives are ignored; the image format
+/// itself is detected by content, never by name.
+pub const IMAGE_EXTENSIONS: [&str; 3] = ["jpeg", "jpg", "png"];
+
+/// Whether `name` (a file name, or a member path with directories) ends in
+/// one of [`IMAGE_EXTENSIONS`], in any case.
+pub fn is_image_name(name: &str) -> bool {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && IMAGE_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
+    })
+}
+
+/// The number `k` of a validation image named `ILSVRC2012_val_<k>.<ext>`
+/// (directories before the name are ignored, the prefix is compared in any
+/// case), or `None` when the name has no such number. A number too large
+/// for `u64` comes back as `u64::MAX` (beyond any ground truth).
+pub fn val_number(name: &str) -> Option<u64> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+    let digits = stem
+        .get(..VAL_PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(VAL_PREFIX))
+        .and(stem.get(VAL_PREFIX.len()..))?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(u64::MAX))
+}
+
+/// The official name of validation image number `k`.
+fn val_name(k: usize) -> String {
+    format!("{VAL_PREFIX}{k:08}.JPEG")
+}
 
 /// The two splits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +154,52 @@ pub struct Plan {
     pub val: Option<Vec<Item>>,
     /// Fingerprints of the inputs.
     pub sources: Vec<Source>,
+    /// Validation images the labels file lists but the input lacks (`None`
+    /// when none is missing). `prepare` fails on them unless `skip_bad`,
+    /// which lists them in the manifest's `rejected`.
+    pub val_missing: Option<MissingVal>,
+}
+
+/// Validation images that the ground truth (or Kaggle's CSV) lists but the
+/// input does not have. The images present are labelled by their own
+/// numbers (names), so none of them is affected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingVal {
+    /// The validation folder or archive.
+    pub path: PathBuf,
+    /// The labels file that lists the missing images.
+    pub labels: PathBuf,
+    /// Number of images the labels file lists.
+    pub expected: usize,
+    /// Source name each missing image would have had, in number order.
+    pub missing: Vec<String>,
+}
+
+impl MissingVal {
+    /// The error `prepare` reports without `skip_bad`.
+    pub fn to_error(&self) -> PrepError {
+        PrepError::MissingVal {
+            path: self.path.clone(),
+            labels: self.labels.clone(),
+            expected: self.expected,
+            missing: self.missing.clone(),
+        }
+    }
+
+    /// The manifest entries `prepare` records with `skip_bad`.
+    pub fn rejected(&self) -> Vec<Rejected> {
+        let reason = format!(
+            "missing: {} lists this validation image, but the input does not have it",
+            self.labels.display()
+        );
+        self.missing
+            .iter()
+            .map(|source| Rejected {
+                source: source.clone(),
+                reason: reason.clone(),
+            })
+            .collect()
+    }
 }
 
 impl Plan {
@@ -117,6 +215,20 @@ impl Plan {
 /// Detects the layout under `input` and lists the images of the wanted
 /// splits (`None`: every split present).
 pub fn plan(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+    plan_excluding(input, want, None)
+}
+
+/// [`plan`], never listing anything inside `out` (the output directory,
+/// which may lie inside the input tree, e.g. `--out val/prepped`).
+pub fn plan_excluding(
+    input: &Path,
+    want: Option<&[SplitName]>,
+    out: Option<&Path>,
+) -> Result<Plan, PrepError> {
+    // Compared with every directory met while listing, as canonical paths
+    // (an output directory that does not exist yet holds nothing to skip).
+    let skip = out.and_then(|o| std::fs::canonicalize(o).ok());
+    let skip = skip.as_deref();
     if !input.exists() {
         return Err(PrepError::MissingInput {
             path: input.to_path_buf(),
@@ -130,11 +242,11 @@ pub fn plan(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
         });
     }
     let mut plan = if input.join(KAGGLE_MAPPING).exists() || input.join(KAGGLE_DATA).is_dir() {
-        kaggle(input, want)?
+        kaggle(input, want, skip)?
     } else if [TRAIN_TAR, VAL_TAR].iter().any(|f| input.join(f).exists()) {
         archives(input, want)?
     } else if input.join("train").is_dir() || input.join("val").is_dir() {
-        folders(input, want)?
+        folders(input, want, skip)?
     } else {
         return Err(PrepError::UnknownLayout {
             path: input.to_path_buf(),
@@ -219,8 +331,21 @@ fn dir_source(path: &Path, files: usize) -> Result<Source, PrepError> {
 struct Devkit {
     path: PathBuf,
     classes: Vec<ClassInfo>,
-    /// ILSVRC2012_ID of each validation image, in sorted file-name order.
+    /// ILSVRC2012_ID of each validation image: `ground_truth[k - 1]` is
+    /// that of `ILSVRC2012_val_<k>` (line `k` of the file).
     ground_truth: Option<Vec<u32>>,
+}
+
+/// A flat validation image before it is labelled.
+struct ValFile {
+    /// Its name as stored: file name, or archive member path.
+    name: String,
+    /// Where it is, for error messages (`dir/file` or `archive.tar:member`).
+    shown: PathBuf,
+    /// Its source name in the manifest.
+    source: String,
+    /// Where its bytes are.
+    location: Location,
 }
 
 impl Devkit {
@@ -228,20 +353,22 @@ impl Devkit {
         PathBuf::from(format!("{}:{GROUND_TRUTH}", self.path.display()))
     }
 
-    /// Class index of every val image (sorted order), checking the count.
-    fn val_labels(&self, images: usize) -> Result<Vec<i16>, PrepError> {
+    /// Class index of every line of the ground truth: `labels[k - 1]` is
+    /// the label of `ILSVRC2012_val_<k>`.
+    fn val_labels(&self) -> Result<Vec<i16>, PrepError> {
         let gt = self
             .ground_truth
             .as_ref()
             .ok_or_else(|| PrepError::BadGroundTruth {
                 path: self.path.clone(),
-                detail: format!("devkit has no {GROUND_TRUTH}"),
+                detail: format!(
+                    "devkit has no {GROUND_TRUTH}, which the validation images need for their labels"
+                ),
             })?;
-        if gt.len() != images {
-            return Err(PrepError::GroundTruthCount {
+        if gt.is_empty() {
+            return Err(PrepError::BadGroundTruth {
                 path: self.gt_path(),
-                labels: gt.len(),
-                images,
+                detail: "holds no labels (expected one ILSVRC2012_ID per validation image)".into(),
             });
         }
         let by_id: HashMap<u32, i16> = self
@@ -264,6 +391,82 @@ impl Devkit {
                     })
             })
             .collect()
+    }
+
+    /// Labels flat validation images by the number in their names (line
+    /// `k` of the ground truth labels `ILSVRC2012_val_<k>`), in number
+    /// order. `val` is the folder or archive holding them (for messages);
+    /// `source_of` turns an official file name into the source name a
+    /// missing image would have had.
+    fn label_by_number(
+        &self,
+        val: &Path,
+        files: Vec<ValFile>,
+        source_of: impl Fn(&str) -> String,
+    ) -> Result<(Vec<Item>, Option<MissingVal>), PrepError> {
+        let labels = self.val_labels()?;
+        let gt = self.gt_path();
+        let mut by_number: Vec<Option<ValFile>> = (0..labels.len()).map(|_| None).collect();
+        for f in files {
+            let Some(n) = val_number(&f.name) else {
+                return Err(PrepError::UnlabelledVal {
+                    path: f.shown,
+                    detail: format!(
+                        "its name has no image number. Flat validation images are labelled by \
+                         the number k in {VAL_PREFIX}<k>.JPEG (line k of {}); give the file its \
+                         original name, or move it out of {}",
+                        gt.display(),
+                        val.display()
+                    ),
+                });
+            };
+            let slot = usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| by_number.get_mut(i));
+            let Some(slot) = slot else {
+                return Err(PrepError::UnlabelledVal {
+                    path: f.shown,
+                    detail: format!(
+                        "its number {n} has no line in {}, which labels images 1 to {}; check \
+                         that the devkit belongs to these validation images, or move the file \
+                         out of {}",
+                        gt.display(),
+                        labels.len(),
+                        val.display()
+                    ),
+                });
+            };
+            if let Some(first) = slot {
+                return Err(PrepError::UnlabelledVal {
+                    path: f.shown,
+                    detail: format!(
+                        "it has the same number {n} as {}; keep only one of them",
+                        first.shown.display()
+                    ),
+                });
+            }
+            *slot = Some(f);
+        }
+        let mut items = Vec::new();
+        let mut missing = Vec::new();
+        for (i, (slot, label)) in by_number.into_iter().zip(labels).enumerate() {
+            match slot {
+                Some(f) => items.push(Item {
+                    source: f.source,
+                    label,
+                    location: f.location,
+                }),
+                None => missing.push(source_of(&val_name(i + 1))),
+            }
+        }
+        let missing = (!missing.is_empty()).then(|| MissingVal {
+            path: val.to_path_buf(),
+            labels: gt,
+            expected: items.len() + missing.len(),
+            missing,
+        });
+        Ok((items, missing))
     }
 }
 
@@ -311,17 +514,29 @@ fn parse_devkit(
                 path: gt_path.clone(),
                 detail: "not text".into(),
             })?;
-            let ids = text
-                .lines()
+            // Line k labels image k: a blank line inside the file would
+            // shift every later label, so only trailing ones are allowed.
+            let mut lines: Vec<&str> = text.lines().map(str::trim).collect();
+            while lines.last().is_some_and(|l| l.is_empty()) {
+                lines.pop();
+            }
+            let ids = lines
+                .iter()
                 .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
                 .map(|(i, l)| {
-                    l.trim()
-                        .parse::<u32>()
-                        .map_err(|_| PrepError::BadGroundTruth {
-                            path: gt_path.clone(),
-                            detail: format!("line {}: {:?} is not a class ID", i + 1, l.trim()),
-                        })
+                    let detail = if l.is_empty() {
+                        format!(
+                            "line {}: empty, but line k must hold the ILSVRC2012_ID of \
+                             {VAL_PREFIX}<k>.JPEG; use the devkit's original file",
+                            i + 1
+                        )
+                    } else {
+                        format!("line {}: {l:?} is not a class ID", i + 1)
+                    };
+                    l.parse::<u32>().map_err(|_| PrepError::BadGroundTruth {
+                        path: gt_path.clone(),
+                        detail,
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Some(ids)
@@ -495,6 +710,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                             "class archive {wnid}.tar is not a leaf class of the devkit's meta.mat"
                         ),
                     })?;
+                members.retain(|m| is_image_name(&m.name));
                 members.sort_by(|a, b| a.name.cmp(&b.name));
                 items.extend(members.into_iter().map(|m| Item {
                     source: format!("{train_name}:{wnid}.tar:{}", m.name),
@@ -510,6 +726,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
         }
     };
 
+    let mut val_missing = None;
     let val = if do_val {
         let devkit = devkit.as_ref().expect("checked above");
         let (file, len) = open_archive(&val_tar)?;
@@ -517,12 +734,6 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
             path: val_tar.clone(),
             detail: e.to_string(),
         })?;
-        if members.is_empty() {
-            return Err(PrepError::NotIlsvrc {
-                path: val_tar.clone(),
-                detail: "no images inside".into(),
-            });
-        }
         if let Some(m) = members.iter().find(|m| m.name.ends_with(".tar")) {
             return Err(PrepError::NotIlsvrc {
                 path: val_tar.clone(),
@@ -532,25 +743,34 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                 ),
             });
         }
-        members.sort_by(|a, b| a.name.cmp(&b.name));
-        let labels = devkit.val_labels(members.len())?;
+        members.retain(|m| is_image_name(&m.name));
+        if members.is_empty() {
+            return Err(PrepError::NotIlsvrc {
+                path: val_tar.clone(),
+                detail: "no images (.JPEG, .jpg, .png) inside".into(),
+            });
+        }
+        // Member order is not sorted; items and labels follow the numbers
+        // in the names.
         let val_name = base_name(&val_tar);
+        let files = members
+            .into_iter()
+            .map(|m| ValFile {
+                shown: PathBuf::from(format!("{}:{}", val_tar.display(), m.name)),
+                source: format!("{val_name}:{}", m.name),
+                location: Location::Range {
+                    archive: file.clone(),
+                    offset: m.offset,
+                    size: m.size,
+                },
+                name: m.name,
+            })
+            .collect();
+        let (items, missing) =
+            devkit.label_by_number(&val_tar, files, |name| format!("{val_name}:{name}"))?;
         sources.push(archive_source(&val_tar)?);
-        Some(
-            members
-                .into_iter()
-                .zip(labels)
-                .map(|(m, label)| Item {
-                    source: format!("{val_name}:{}", m.name),
-                    label,
-                    location: Location::Range {
-                        archive: file.clone(),
-                        offset: m.offset,
-                        size: m.size,
-                    },
-                })
-                .collect(),
-        )
+        val_missing = missing;
+        Some(items)
     } else {
         None
     };
@@ -560,11 +780,13 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
         train,
         val,
         sources,
+        val_missing,
     })
 }
 
-/// Entries of a directory, sorted by name, hidden ones (`.`) left out.
-fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, PrepError> {
+/// Entries of a directory, sorted by name, hidden ones (`.`) left out, and
+/// the directory `skip` (canonical: the output directory) too.
+fn list_dir(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf, bool)>, PrepError> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -574,6 +796,9 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, PrepError> {
         }
         let path = entry.path();
         let is_dir = path.is_dir();
+        if is_dir && skip.is_some_and(|s| std::fs::canonicalize(&path).is_ok_and(|p| p == s)) {
+            continue;
+        }
         out.push((name, path, is_dir));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -583,18 +808,14 @@ fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, PrepError> {
 /// Files of one class folder: (file name, path), sorted by name.
 type ClassFiles = (String, Vec<(String, PathBuf)>);
 
-/// `<dir>/<class>/*` → (class name, files sorted by name).
-fn class_dirs(dir: &Path) -> Result<Vec<ClassFiles>, PrepError> {
+/// `<dir>/<class>/*` → (class name, image files sorted by name).
+fn class_dirs(dir: &Path, skip: Option<&Path>) -> Result<Vec<ClassFiles>, PrepError> {
     let mut out = Vec::new();
-    for (name, path, is_dir) in list_dir(dir)? {
+    for (name, path, is_dir) in list_dir(dir, skip)? {
         if !is_dir {
             continue;
         }
-        let files = list_dir(&path)?
-            .into_iter()
-            .filter(|(_, _, d)| !d)
-            .map(|(n, p, _)| (n, p))
-            .collect();
+        let files = image_files(&path, skip)?;
         out.push((name, files));
     }
     if out.is_empty() {
@@ -644,35 +865,45 @@ fn per_class_items(
         .collect())
 }
 
-fn flat_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, PrepError> {
-    let files: Vec<_> = list_dir(dir)?
+/// The image files (by [`is_image_name`]) directly in `dir`, sorted by name.
+fn image_files(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf)>, PrepError> {
+    Ok(list_dir(dir, skip)?
         .into_iter()
-        .filter(|(_, _, d)| !d)
+        .filter(|(n, _, d)| !d && is_image_name(n))
         .map(|(n, p, _)| (n, p))
-        .collect();
+        .collect())
+}
+
+/// [`image_files`], at least one.
+fn flat_files(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf)>, PrepError> {
+    let files = image_files(dir, skip)?;
     if files.is_empty() {
         return Err(PrepError::NotIlsvrc {
             path: dir.to_path_buf(),
-            detail: "no images inside".into(),
+            detail: "no images (.JPEG, .jpg, .png) inside".into(),
         });
     }
     Ok(files)
 }
 
-fn folders(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+fn folders(
+    input: &Path,
+    want: Option<&[SplitName]>,
+    skip: Option<&Path>,
+) -> Result<Plan, PrepError> {
     let train_dir = input.join("train");
     let val_dir = input.join("val");
     let do_train = wanted(want, SplitName::Train, train_dir.is_dir(), &train_dir)?;
     let do_val = wanted(want, SplitName::Val, val_dir.is_dir(), &val_dir)?;
     let devkit = find_devkit(input)?;
     let train_classes = if do_train {
-        Some(class_dirs(&train_dir)?)
+        Some(class_dirs(&train_dir, skip)?)
     } else {
         None
     };
-    let val_per_class = do_val && list_dir(&val_dir)?.iter().any(|(_, _, d)| *d);
+    let val_per_class = do_val && list_dir(&val_dir, skip)?.iter().any(|(_, _, d)| *d);
     let val_classes = if val_per_class {
-        Some(class_dirs(&val_dir)?)
+        Some(class_dirs(&val_dir, skip)?)
     } else {
         None
     };
@@ -707,6 +938,7 @@ fn folders(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> 
             Some(items)
         }
     };
+    let mut val_missing = None;
     let val = if !do_val {
         None
     } else if let Some(by_class) = val_classes {
@@ -714,23 +946,22 @@ fn folders(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> 
         sources.push(dir_source(&val_dir, items.len())?);
         Some(items)
     } else {
-        let files = flat_files(&val_dir)?;
-        let labels = devkit
-            .as_ref()
-            .expect("checked above")
-            .val_labels(files.len())?;
-        sources.push(dir_source(&val_dir, files.len())?);
-        Some(
-            files
-                .into_iter()
-                .zip(labels)
-                .map(|((_, path), label)| Item {
-                    source: rel(input, &path),
-                    label,
-                    location: Location::File(path),
-                })
-                .collect(),
-        )
+        let devkit = devkit.as_ref().expect("checked above");
+        let files = flat_files(&val_dir, skip)?
+            .into_iter()
+            .map(|(name, path)| ValFile {
+                name,
+                shown: path.clone(),
+                source: rel(input, &path),
+                location: Location::File(path),
+            })
+            .collect();
+        let val_rel = rel(input, &val_dir);
+        let (items, missing) =
+            devkit.label_by_number(&val_dir, files, |name| format!("{val_rel}/{name}"))?;
+        sources.push(dir_source(&val_dir, items.len())?);
+        val_missing = missing;
+        Some(items)
     };
     Ok(Plan {
         layout: Layout::Folders,
@@ -738,10 +969,15 @@ fn folders(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> 
         train,
         val,
         sources,
+        val_missing,
     })
 }
 
-fn kaggle(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+fn kaggle(
+    input: &Path,
+    want: Option<&[SplitName]>,
+    skip: Option<&Path>,
+) -> Result<Plan, PrepError> {
     let mapping = input.join(KAGGLE_MAPPING);
     let text = std::fs::read_to_string(&mapping).map_err(io_err(&mapping))?;
     let mut classes = Vec::new();
@@ -782,8 +1018,9 @@ fn kaggle(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
     let do_train = wanted(want, SplitName::Train, train_dir.is_dir(), &train_dir)?;
     let do_val = wanted(want, SplitName::Val, val_dir.is_dir(), &val_dir)?;
     let mut sources = Vec::new();
+    let mut val_missing = None;
     let train = if do_train {
-        let items = per_class_items(input, &train_dir, class_dirs(&train_dir)?, &index)?;
+        let items = per_class_items(input, &train_dir, class_dirs(&train_dir, skip)?, &index)?;
         sources.push(dir_source(&train_dir, items.len())?);
         Some(items)
     } else {
@@ -798,7 +1035,9 @@ fn kaggle(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
             });
         }
         let csv = std::fs::read_to_string(&csv_path).map_err(io_err(&csv_path))?;
-        let mut label_of: HashMap<String, i16> = HashMap::new();
+        // ImageId → (label, line); a BTreeMap so missing images are listed
+        // in name (= number) order.
+        let mut label_of: BTreeMap<String, (i16, usize)> = BTreeMap::new();
         for (i, line) in csv.lines().enumerate().skip(1) {
             if line.trim().is_empty() {
                 continue;
@@ -817,29 +1056,56 @@ fn kaggle(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
             let &label = index
                 .get(wnid)
                 .ok_or_else(|| bad(format!("{wnid} is not in {KAGGLE_MAPPING}")))?;
-            label_of.insert(id.trim().to_string(), label);
+            if let Some((_, first)) = label_of.insert(id.trim().to_string(), (label, i + 1)) {
+                return Err(bad(format!(
+                    "ImageId {} appears twice (also on line {first})",
+                    id.trim()
+                )));
+            }
         }
-        let files = flat_files(&val_dir)?;
-        if files.len() != label_of.len() {
-            return Err(PrepError::GroundTruthCount {
-                path: csv_path,
-                labels: label_of.len(),
-                images: files.len(),
-            });
-        }
+        let files = flat_files(&val_dir, skip)?;
+        let mut seen: HashMap<String, PathBuf> = HashMap::new();
         let mut items = Vec::with_capacity(files.len());
         for (name, path) in files {
             let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-            let &label = label_of
-                .get(stem)
-                .ok_or_else(|| PrepError::BadGroundTruth {
-                    path: csv_path.clone(),
-                    detail: format!("no label for {}", rel(input, &path)),
-                })?;
+            let Some(&(label, _)) = label_of.get(stem) else {
+                return Err(PrepError::UnlabelledVal {
+                    path,
+                    detail: format!(
+                        "{stem:?} is not an ImageId of {}; give the file its original name, or \
+                         move it out of {}",
+                        csv_path.display(),
+                        val_dir.display()
+                    ),
+                });
+            };
+            if let Some(first) = seen.insert(stem.to_string(), path.clone()) {
+                return Err(PrepError::UnlabelledVal {
+                    path,
+                    detail: format!(
+                        "it has the same ImageId {stem:?} as {}; keep only one of them",
+                        first.display()
+                    ),
+                });
+            }
             items.push(Item {
                 source: rel(input, &path),
                 label,
                 location: Location::File(path),
+            });
+        }
+        let val_rel = rel(input, &val_dir);
+        let missing: Vec<String> = label_of
+            .keys()
+            .filter(|id| !seen.contains_key(id.as_str()))
+            .map(|id| format!("{val_rel}/{id}.JPEG"))
+            .collect();
+        if !missing.is_empty() {
+            val_missing = Some(MissingVal {
+                path: val_dir.clone(),
+                labels: csv_path.clone(),
+                expected: label_of.len(),
+                missing,
             });
         }
         sources.push(file_source(&csv_path, "file")?);
@@ -855,5 +1121,172 @@ fn kaggle(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
         train,
         val,
         sources,
+        val_missing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn val_numbers_come_from_the_name_only() {
+        assert_eq!(val_number("ILSVRC2012_val_00000005.JPEG"), Some(5));
+        assert_eq!(val_number("val/ILSVRC2012_val_00050000.JPEG"), Some(50_000));
+        assert_eq!(val_number("./x/ilsvrc2012_VAL_00000001.jpg"), Some(1));
+        assert_eq!(val_number("ILSVRC2012_val_7.png"), Some(7));
+        assert_eq!(val_number("ILSVRC2012_val_00000000.JPEG"), Some(0));
+        assert_eq!(
+            val_number("ILSVRC2012_val_99999999999999999999999.JPEG"),
+            Some(u64::MAX)
+        );
+        for bad in [
+            "zz_extra.jpg",
+            "ILSVRC2012_val_.JPEG",
+            "ILSVRC2012_val_0000001a.JPEG",
+            "ILSVRC2012_val_-1.JPEG",
+            "ILSVRC2012_val_ 1.JPEG",
+            "copy of ILSVRC2012_val_00000001.JPEG",
+            "ILSVRC2012_test_00000001.JPEG",
+            "ILSVRC2012_val_00000001/photo.JPEG",
+            "ILSVRC2012_vál_1.JPEG",
+            "",
+        ] {
+            assert_eq!(val_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn image_names_by_extension_in_any_case() {
+        for good in ["a.JPEG", "a.jpeg", "b.JPG", "c.jpg", "d.PNG", "dir/e.Png"] {
+            assert!(is_image_name(good), "{good}");
+        }
+        for bad in [
+            "README.txt",
+            "manifest.json",
+            "val-00000.npy",
+            "n01440764.tar",
+            "JPEG",
+            ".jpg",
+            "a.jpeg.txt",
+            "dir.jpg/README",
+        ] {
+            assert!(!is_image_name(bad), "{bad}");
+        }
+    }
+
+    fn devkit(gt: &[u32]) -> Devkit {
+        Devkit {
+            path: PathBuf::from("dk.tar.gz"),
+            classes: [(7, "n1"), (3, "n2"), (5, "n3")]
+                .iter()
+                .enumerate()
+                .map(|(i, &(id, wnid))| ClassInfo {
+                    index: i as u32,
+                    wnid: wnid.into(),
+                    words: String::new(),
+                    ilsvrc2012_id: Some(id),
+                })
+                .collect(),
+            ground_truth: Some(gt.to_vec()),
+        }
+    }
+
+    fn file(name: &str) -> ValFile {
+        ValFile {
+            name: name.into(),
+            shown: PathBuf::from(format!("val/{name}")),
+            source: format!("val/{name}"),
+            location: Location::File(PathBuf::from(name)),
+        }
+    }
+
+    #[test]
+    fn labels_follow_numbers_not_positions() {
+        // IDs 7, 3, 5, 3 → class indices 0, 1, 2, 1.
+        let dk = devkit(&[7, 3, 5, 3]);
+        let files = [
+            "ILSVRC2012_val_00000004.JPEG",
+            "ILSVRC2012_val_00000001.JPEG",
+        ]
+        .map(file)
+        .into();
+        let (items, missing) = dk
+            .label_by_number(Path::new("val"), files, |n| format!("val/{n}"))
+            .unwrap();
+        let got: Vec<(&str, i16)> = items.iter().map(|i| (i.source.as_str(), i.label)).collect();
+        assert_eq!(
+            got,
+            [
+                ("val/ILSVRC2012_val_00000001.JPEG", 0),
+                ("val/ILSVRC2012_val_00000004.JPEG", 1)
+            ]
+        );
+        let missing = missing.unwrap();
+        assert_eq!(missing.expected, 4);
+        assert_eq!(
+            missing.missing,
+            [
+                "val/ILSVRC2012_val_00000002.JPEG",
+                "val/ILSVRC2012_val_00000003.JPEG"
+            ]
+        );
+        let rejected = missing.rejected();
+        assert_eq!(rejected.len(), 2);
+        assert!(rejected[0].reason.contains("missing"), "{:?}", rejected[0]);
+        let msg = missing.to_error().to_string();
+        assert!(
+            msg.contains("2 of the 4") && msg.contains("ILSVRC2012_val_00000003.JPEG"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unlabelled_val_files_are_named() {
+        let dk = devkit(&[7, 3]);
+        let run = |names: &[&str]| {
+            let files = names.iter().map(|n| file(n)).collect();
+            dk.label_by_number(Path::new("val"), files, |n| n.to_string())
+                .unwrap_err()
+                .to_string()
+        };
+        let msg = run(&["ILSVRC2012_val_00000001.JPEG", "zz_extra.jpg"]);
+        assert!(
+            msg.starts_with("val/zz_extra.jpg: ") && msg.contains("no image number"),
+            "{msg}"
+        );
+        for n in [
+            "ILSVRC2012_val_00000003.JPEG",
+            "ILSVRC2012_val_00000000.JPEG",
+        ] {
+            let msg = run(&[n]);
+            assert!(
+                msg.contains(n) && msg.contains("labels images 1 to 2"),
+                "{msg}"
+            );
+        }
+        let msg = run(&["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_1.png"]);
+        assert!(
+            msg.starts_with("val/ILSVRC2012_val_1.png: ")
+                && msg.contains("same number 1 as val/ILSVRC2012_val_00000001.JPEG"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_lists_are_cut_short() {
+        let missing: Vec<String> = (1..=9).map(val_name).collect();
+        let msg = PrepError::MissingVal {
+            path: "val".into(),
+            labels: "gt.txt".into(),
+            expected: 10,
+            missing,
+        }
+        .to_string();
+        assert!(
+            msg.contains("ILSVRC2012_val_00000005.JPEG and 4 more")
+                && !msg.contains("ILSVRC2012_val_00000006.JPEG"),
+            "{msg}"
+        );
+    }
 }

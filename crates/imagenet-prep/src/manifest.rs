@@ -25,7 +25,9 @@ pub struct Manifest {
     pub val: Option<Split>,
     /// Fingerprints of the inputs the shards were made from.
     pub sources: Vec<Source>,
-    /// Input files that could not be decoded (only with `--skip-bad`).
+    /// Inputs left out, and why (only with `--skip-bad`): files that could
+    /// not be decoded, and validation images the ground truth lists but the
+    /// input lacks.
     pub rejected: Vec<Rejected>,
     /// Colour statistics of the training split; `None` without a train split.
     pub color_stats: Option<ColorStats>,

@@ -48,7 +48,9 @@ pub struct PrepConfig {
     pub shard_size: usize,
     /// Worker threads; 0 = one per core.
     pub threads: usize,
-    /// Leave undecodable images out (listed in the manifest) instead of failing.
+    /// Leave undecodable images, and validation images the ground truth
+    /// lists but the input lacks, out (listed in the manifest) instead of
+    /// failing.
     pub skip_bad: bool,
     /// No progress bar.
     pub quiet: bool,
@@ -91,7 +93,8 @@ pub struct PrepSummary {
     pub train_images: u64,
     /// Validation images written.
     pub val_images: u64,
-    /// Inputs left out (only non-empty with `skip_bad`).
+    /// Inputs left out (only non-empty with `skip_bad`): undecodable
+    /// images, then missing validation images.
     pub rejected: Vec<Rejected>,
     /// Shards written by this run.
     pub shards_written: usize,
@@ -127,8 +130,15 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
             format!("reading the index of {}", cfg.input.display()),
             cfg.quiet,
         );
-        layout::plan(&cfg.input, cfg.splits.as_deref())?
+        layout::plan_excluding(&cfg.input, cfg.splits.as_deref(), Some(&cfg.out))?
     };
+    // Missing validation images shift no label (each image is labelled by
+    // its own number), but a run is strict about its input unless told.
+    if let Some(missing) = &plan.val_missing
+        && !cfg.skip_bad
+    {
+        return Err(missing.to_error());
+    }
     std::fs::create_dir_all(&cfg.out).map_err(|e| PrepError::io(&cfg.out, e))?;
     check_disk(cfg, &plan)?;
     // An old manifest would describe shards this run is about to replace.
@@ -166,13 +176,14 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     }
     progress.finish();
 
-    let rejected: Vec<Rejected> = splits
+    let mut rejected: Vec<Rejected> = splits
         .iter()
         .flat_map(|(_, recs)| recs.iter().flat_map(|r| r.rejected.iter().cloned()))
         .collect();
     if !rejected.is_empty() && !cfg.skip_bad {
         return Err(PrepError::BadImages { rejected });
     }
+    rejected.extend(plan.val_missing.iter().flat_map(|m| m.rejected()));
 
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,

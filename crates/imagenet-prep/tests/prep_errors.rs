@@ -130,7 +130,7 @@ fn bad_archives_and_devkits() {
 }
 
 #[test]
-fn ground_truth_count_pixel_limit_and_disk_space() {
+fn missing_val_pixel_limit_and_disk_space() {
     let tmp = tempfile::tempdir().unwrap();
     let (input, _) = synth(tmp.path(), &synth_cfg(SynthLayout::Folders, 2, 3, 2));
     let out = tmp.path().join("out");
@@ -154,7 +154,7 @@ fn ground_truth_count_pixel_limit_and_disk_space() {
         other => panic!("{other}"),
     }
 
-    // Ground truth count ≠ val images: remove one val image.
+    // A val image the ground truth lists is missing: named, with the way out.
     let val = input.join("val");
     let first = std::fs::read_dir(&val)
         .unwrap()
@@ -162,16 +162,18 @@ fn ground_truth_count_pixel_limit_and_disk_space() {
         .unwrap()
         .unwrap()
         .path();
-    std::fs::remove_file(first).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
     let e = expect_err(
         &cfg(&input, &out),
         &[
             "ILSVRC2012_validation_ground_truth.txt",
-            "4 labels",
-            "3 validation images",
+            "1 of the 4 validation images",
+            &format!("val/{name}"),
+            "--skip-bad",
         ],
     );
-    assert!(matches!(e, PrepError::GroundTruthCount { .. }));
+    assert!(matches!(e, PrepError::MissingVal { .. }));
 
     // Asking for a split that is absent.
     std::fs::remove_dir_all(&val).unwrap();
