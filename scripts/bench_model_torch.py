@@ -5,7 +5,8 @@ Times the same work as the Rust side: the paper's AlexNet (LRN, grouped
 conv2/4/5; defined in torch_compare.py) or torchvision's, on a random
 224x224 batch: a forward pass in eval mode under no_grad, and one SGD
 training step (forward, cross-entropy, backward, update; momentum 0.9,
-dampening 0, weight decay 5e-4) in train mode. Prints one JSON line:
+dampening 0, weight decay 5e-4) in train mode, on --device (cpu or
+cuda, synchronised before each timing ends). Prints one JSON line:
 {"torch": version, "threads": n, "forward_ms": [...], "train_ms": [...]}.
 """
 
@@ -30,7 +31,14 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = p.parse_args()
+    dev = torch.device(args.device)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.model == "paper":
@@ -39,8 +47,9 @@ def main():
         import torchvision
 
         model = torchvision.models.alexnet(weights=None, num_classes=args.classes)
-    x = torch.randn(args.batch, 3, 224, 224) * 50.0
-    y = torch.arange(args.batch) % args.classes
+    model = model.to(dev)
+    x = (torch.randn(args.batch, 3, 224, 224) * 50.0).to(dev)
+    y = (torch.arange(args.batch) % args.classes).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, dampening=0.0, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -50,6 +59,7 @@ def main():
         for i in range(args.warmup + args.iters):
             t = time.perf_counter()
             model(x)
+            sync()
             if i >= args.warmup:
                 forward_ms.append((time.perf_counter() - t) * 1e3)
 
@@ -61,6 +71,7 @@ def main():
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+        sync()
         if i >= args.warmup:
             train_ms.append((time.perf_counter() - t) * 1e3)
 

@@ -1,5 +1,7 @@
 //! `cargo xtask bench model`: the network's forward pass and SGD training
-//! step on the CPU backend, alternated with PyTorch doing the same work.
+//! step on a burn backend, alternated with PyTorch doing the same work on
+//! the same kind of device (CPU for `cpu`, the GPU for `cuda`; PyTorch has
+//! no wgpu counterpart).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -7,9 +9,9 @@ use std::process::Command;
 use alexnet::AlexNetConfig;
 use alexnet::bench::{layer_profile, time_forward, time_train_step};
 use anyhow::{Context, Result, bail};
-use burn::backend::{Autodiff, Flex};
-
-type Backend = Autodiff<Flex>;
+use burn::tensor::backend::AutodiffBackend;
+use train::backend::{BackendJob, run_on};
+use train::config::BackendKind;
 
 /// Options of `bench model`.
 #[derive(clap::Args)]
@@ -38,6 +40,12 @@ pub struct Args {
     /// Also time each layer's forward and backward (burn only).
     #[arg(long)]
     layers: bool,
+    /// Backend: cpu, cuda or wgpu.
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+    /// Device ordinal.
+    #[arg(long, default_value_t = 0)]
+    device: usize,
 }
 
 #[derive(Default)]
@@ -75,14 +83,49 @@ pub fn run(args: Args) -> Result<()> {
         args.model, args.batch, args.rounds, args.iters
     );
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_model_torch.py");
-    let device = Default::default();
+    let job = Bench {
+        args: &args,
+        config: &config,
+        script: &script,
+        threads,
+    };
+    run_on(args.backend, &[args.device], job).context("bench model")
+}
+
+/// The benchmark's rounds on whichever backend `--backend` names.
+struct Bench<'a> {
+    args: &'a Args,
+    config: &'a AlexNetConfig,
+    script: &'a PathBuf,
+    threads: usize,
+}
+
+impl BackendJob for Bench<'_> {
+    type Output = ();
+    fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>) -> train::error::Result<()> {
+        rounds::<B>(&self, &devices[0]);
+        Ok(())
+    }
+}
+
+fn rounds<B: AutodiffBackend>(bench: &Bench<'_>, device: &B::Device) {
+    let (args, config, script, threads) = (bench.args, bench.config, bench.script, bench.threads);
+    let burn_name = format!("burn ({})", args.backend);
+    let torch_device = match args.backend {
+        BackendKind::Cpu => Some("cpu".to_string()),
+        BackendKind::Cuda => Some(format!("cuda:{}", args.device)),
+        BackendKind::Wgpu => None,
+    };
     let mut ours = Samples::default();
     let mut torch = Samples::default();
     let mut torch_error = None;
     let mut torch_version = String::new();
+    if torch_device.is_none() && !args.no_torch {
+        println!("PyTorch has no wgpu backend: burn only");
+    }
     for round in 0..args.rounds {
-        let f = time_forward::<Backend>(&config, args.batch, 1, args.iters, &device);
-        let t = time_train_step::<Backend>(&config, args.batch, 1, args.iters, &device);
+        let f = time_forward::<B>(config, args.batch, 1, args.iters, device);
+        let t = time_train_step::<B>(config, args.batch, 1, args.iters, device);
         println!(
             "round {round}: burn    forward {:8.1} ms  train step {:8.1} ms",
             median(&f),
@@ -90,10 +133,13 @@ pub fn run(args: Args) -> Result<()> {
         );
         ours.forward.extend(f);
         ours.train.extend(t);
+        let Some(torch_device) = &torch_device else {
+            continue;
+        };
         if args.no_torch || torch_error.is_some() {
             continue;
         }
-        match run_torch(&args, &script, threads) {
+        match run_torch(args, script, threads, torch_device) {
             Ok((f, t, version)) => {
                 println!(
                     "round {round}: pytorch forward {:8.1} ms  train step {:8.1} ms",
@@ -113,7 +159,7 @@ pub fn run(args: Args) -> Result<()> {
     println!();
     println!(
         "| {:<12} | {:>12} | {:>12} | {:>7} |",
-        "median ms", "burn (flex)", "PyTorch", "ratio"
+        "median ms", burn_name, "PyTorch", "ratio"
     );
     println!("|--------------|--------------|--------------|---------|");
     for (name, a, b) in [
@@ -141,7 +187,7 @@ pub fn run(args: Args) -> Result<()> {
             "layer", "input", "fwd ms", "fwd+bwd ms"
         );
         println!("|--------------------|--------------------|------------|--------------|");
-        let rows = layer_profile::<Backend>(&config, args.batch, args.iters, &device);
+        let rows = layer_profile::<B>(config, args.batch, args.iters, device);
         let total: f64 = rows.iter().map(|r| r.forward_backward_ms).sum();
         for r in &rows {
             println!(
@@ -157,13 +203,13 @@ pub fn run(args: Args) -> Result<()> {
             "sum", "", "", total
         );
     }
-    Ok(())
 }
 
 fn run_torch(
     args: &Args,
     script: &PathBuf,
     threads: usize,
+    device: &str,
 ) -> Result<(Vec<f64>, Vec<f64>, String)> {
     let out = Command::new(&args.python)
         .arg(script)
@@ -175,7 +221,7 @@ fn run_torch(
             "--iters",
             &args.iters.to_string(),
         ])
-        .args(["--threads", &threads.to_string()])
+        .args(["--threads", &threads.to_string(), "--device", device])
         .output()
         .with_context(|| format!("running {} {}", args.python, script.display()))?;
     if !out.status.success() {

@@ -29,7 +29,7 @@ pub struct Args {
     /// Images per batch.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// Backend: cpu or cuda.
+    /// Backend: cpu, cuda or wgpu.
     #[arg(long, default_value = "cpu")]
     backend: BackendKind,
     /// Device ordinal.

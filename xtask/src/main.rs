@@ -7,6 +7,7 @@ mod bench_model;
 mod bench_prep;
 mod demo;
 mod evaluate;
+mod gpu_check;
 mod prep;
 mod synth;
 mod train;
@@ -38,6 +39,9 @@ enum Command {
     Demo(demo::Args),
     /// Benchmarks: prep throughput, loader throughput, model step time.
     Bench(bench::Args),
+    /// GPU acceptance: each layer vs the CPU, a tracked training run,
+    /// throughput, the two-tower split, device memory; one table.
+    GpuCheck(gpu_check::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,5 +53,6 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::GpuCheck(args) => gpu_check::run_check(args),
     }
 }

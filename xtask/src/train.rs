@@ -19,7 +19,7 @@ pub struct Args {
     /// Model: paper, torchvision or tiny.
     #[arg(long, default_value = "paper")]
     model: ModelKind,
-    /// Backend: cpu or cuda.
+    /// Backend: cpu, cuda or wgpu.
     #[arg(long, default_value = "cpu")]
     backend: BackendKind,
     /// Devices: `0` (one device) or `0,1` (the paper's two-tower split).

@@ -249,6 +249,15 @@ fn bias_data<B: Backend>(
     }
 }
 
+/// A copy of `model` on another backend (and device), value for value:
+/// weights travel as f32 bytes, so no backend's rounding enters.
+pub fn transfer<B: Backend, B2: Backend>(
+    model: &AlexNet<B>,
+    device: &B2::Device,
+) -> Result<AlexNet<B2>, SafetensorsError> {
+    from_bytes(&model.config, &to_bytes(model)?, "<model>", device)
+}
+
 /// Reads weights for `config` from the safetensors file at `path`.
 pub fn load<B: Backend>(
     config: &AlexNetConfig,

@@ -64,6 +64,9 @@ pub enum BackendKind {
     Cpu,
     /// burn's CUDA backend (needs the `cuda` cargo feature).
     Cuda,
+    /// burn's wgpu backend: Vulkan, Metal or DX12 (needs the `wgpu` cargo
+    /// feature); the same cubecl kernels as `cuda`.
+    Wgpu,
 }
 
 impl FromStr for BackendKind {
@@ -72,7 +75,8 @@ impl FromStr for BackendKind {
         match s {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda),
-            _ => Err(format!("unknown backend `{s}`: expected cpu or cuda")),
+            "wgpu" => Ok(Self::Wgpu),
+            _ => Err(format!("unknown backend `{s}`: expected cpu, cuda or wgpu")),
         }
     }
 }
@@ -82,6 +86,7 @@ impl fmt::Display for BackendKind {
         f.write_str(match self {
             BackendKind::Cpu => "cpu",
             BackendKind::Cuda => "cuda",
+            BackendKind::Wgpu => "wgpu",
         })
     }
 }
@@ -237,15 +242,13 @@ impl TrainConfig {
     /// Checks the fields that decide the trajectory of training against a
     /// checkpoint's configuration: the first differing field, rendered as
     /// `(name, checkpoint value, current value)`. Epochs, step limits, output
-    /// and loader threads may change on resume.
+    /// and loader threads may change on resume, and so may the backend and
+    /// the device ordinals: a run checkpointed on a GPU continues on the CPU
+    /// and the other way round (the same weights and optimizer state; only
+    /// f32 rounding differs between backends).
     pub fn identity_mismatch(&self, stored: &TrainConfig) -> Option<(String, String, String)> {
-        let fields: [(&str, String, String); 12] = [
+        let fields: [(&str, String, String); 11] = [
             ("model", stored.model.to_string(), self.model.to_string()),
-            (
-                "backend",
-                stored.backend.to_string(),
-                self.backend.to_string(),
-            ),
             (
                 "devices",
                 format!("{:?}", stored.devices.len()),
@@ -308,6 +311,8 @@ mod tests {
         b.out = "elsewhere".into();
         b.max_steps = Some(3);
         b.quiet = true;
+        b.backend = BackendKind::Wgpu;
+        b.devices = vec![1];
         assert_eq!(b.identity_mismatch(&a), None);
         b.seed = 7;
         let (field, old, new) = b.identity_mismatch(&a).unwrap();
@@ -330,6 +335,7 @@ mod tests {
         assert_eq!("tiny".parse::<ModelKind>(), Ok(ModelKind::Tiny));
         assert!("vgg".parse::<ModelKind>().is_err());
         assert_eq!("cuda".parse::<BackendKind>(), Ok(BackendKind::Cuda));
+        assert_eq!("wgpu".parse::<BackendKind>(), Ok(BackendKind::Wgpu));
         assert_eq!("per-channel".parse::<MeanKind>(), Ok(MeanKind::PerChannel));
     }
 }

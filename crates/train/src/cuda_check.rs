@@ -18,8 +18,12 @@ const NVRTC_NAMES: &[&CStr] = &[
     c"libnvrtc.so.11.2",
 ];
 
-/// Checks that the CUDA driver and NVRTC load, that the driver initialises,
-/// and that every index in `devices` names a GPU; says what is wrong if not.
+/// Headers cubecl's generated kernels include; NVRTC needs them at run time.
+const HEADERS: &[&str] = &["cuda_runtime.h", "cuda_fp16.h"];
+
+/// Checks that the CUDA driver and NVRTC load, that the CUDA headers are
+/// where cubecl looks for them, that the driver initialises, and that every
+/// index in `devices` names a GPU; says what is wrong if not.
 pub fn check_cuda(devices: &[usize]) -> Result<(), String> {
     let driver = open_first(DRIVER_NAMES).ok_or_else(|| {
         format!(
@@ -36,12 +40,60 @@ pub fn check_cuda(devices: &[usize]) -> Result<(), String> {
             names(NVRTC_NAMES)
         ));
     }
+    check_headers(std::env::var_os("CUDA_PATH").map(std::path::PathBuf::from))?;
     let count = device_count(driver)?;
     if let Some(&missing) = devices.iter().find(|&&d| d >= count) {
         return Err(format!(
             "--backend cuda: device {missing} does not exist; the driver sees {count} GPU{} \
              (indices 0..{count})",
             if count == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
+}
+
+/// The toolkit root cubecl-cuda uses: `$CUDA_PATH`, else the first of
+/// /usr/local/cuda, /opt/cuda and /usr (when /usr/bin/nvcc exists). Without
+/// its headers cubecl panics ("CUDA installation not found") at the first
+/// kernel it compiles.
+fn cuda_root(cuda_path: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    cuda_path.or_else(|| {
+        [
+            ("/usr/local/cuda", "/usr/local/cuda"),
+            ("/opt/cuda", "/opt/cuda"),
+            ("/usr/bin/nvcc", "/usr"),
+        ]
+        .iter()
+        .find(|(probe, _)| Path::new(probe).exists())
+        .map(|(_, root)| PathBuf::from(root))
+    })
+}
+
+/// Checks that the headers cubecl's kernels include exist under the root
+/// cubecl-cuda will pick.
+fn check_headers(cuda_path: Option<std::path::PathBuf>) -> Result<(), String> {
+    let from_env = cuda_path.is_some();
+    let Some(root) = cuda_root(cuda_path) else {
+        return Err(
+            "--backend cuda: the CUDA headers were not found (no CUDA_PATH, \
+                    /usr/local/cuda or /opt/cuda); burn compiles its kernels with NVRTC at run \
+                    time and needs the toolkit's include/ directory: set CUDA_PATH to the \
+                    toolkit's root (the directory holding include/cuda_runtime.h)"
+                .into(),
+        );
+    };
+    let include = root.join("include");
+    if let Some(missing) = HEADERS.iter().find(|h| !include.join(h).is_file()) {
+        return Err(format!(
+            "--backend cuda: {} has no {missing}; burn compiles its kernels with NVRTC at run \
+             time and needs the CUDA toolkit's headers there: {}",
+            include.display(),
+            if from_env {
+                "point CUDA_PATH at the toolkit's root (the directory holding include/cuda_runtime.h)"
+            } else {
+                "set CUDA_PATH to the toolkit's root (the directory holding include/cuda_runtime.h)"
+            }
         ));
     }
     Ok(())
@@ -142,11 +194,32 @@ mod tests {
             assert!(
                 err.contains("device 4096 does not exist")
                     || err.contains("did not initialise")
-                    || err.contains("NVRTC"),
+                    || err.contains("NVRTC")
+                    || err.contains("CUDA headers")
+                    || err.contains("CUDA_PATH"),
                 "{err}"
             );
         } else {
             assert!(err.contains("libcuda.so.1"), "{err}");
         }
+    }
+
+    #[test]
+    fn names_the_missing_headers_and_the_variable_to_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_headers(Some(dir.path().to_path_buf())).unwrap_err();
+        assert!(
+            err.contains("cuda_runtime.h") && err.contains("CUDA_PATH"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&dir.path().join("include").display().to_string()),
+            "{err}"
+        );
+        std::fs::create_dir(dir.path().join("include")).unwrap();
+        for h in HEADERS {
+            std::fs::write(dir.path().join("include").join(h), "").unwrap();
+        }
+        assert_eq!(check_headers(Some(dir.path().to_path_buf())), Ok(()));
     }
 }

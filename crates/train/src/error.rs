@@ -104,9 +104,10 @@ pub enum TrainError {
         /// The newest checkpoint, untouched.
         last_checkpoint: Option<PathBuf>,
     },
-    /// `--backend cuda` on a machine where CUDA cannot run (what is missing).
+    /// A GPU backend on a machine where it cannot run, or a device that
+    /// does not exist (what is missing, what to do).
     #[error("{0}")]
-    CudaUnavailable(String),
+    DeviceUnavailable(String),
     /// A bad setting.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use alexnet::{AlexNet, AlexNetConfig};
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use crate::atomic;
+use crate::backend::BackendJob;
 use crate::checkpoint;
 use crate::config::BackendKind;
 use crate::error::{Result, TrainError};
@@ -122,22 +123,25 @@ impl EvalReport {
 
 /// Evaluates as `cfg` says; writes the CSV if asked.
 pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
-    let report = match cfg.backend {
-        BackendKind::Cpu => run::<burn::backend::Flex>(cfg, burn::backend::flex::FlexDevice),
-        #[cfg(feature = "cuda")]
-        BackendKind::Cuda => {
-            crate::cuda_check::check_cuda(&[cfg.device]).map_err(TrainError::CudaUnavailable)?;
-            run::<burn::backend::Cuda>(cfg, burn::backend::cuda::CudaDevice { index: cfg.device })
-        }
-        #[cfg(not(feature = "cuda"))]
-        BackendKind::Cuda => Err(TrainError::Config(
-            "this build has no CUDA backend; rebuild with `--features cuda`".into(),
-        )),
-    }?;
+    let report = crate::backend::run_on(cfg.backend, &[cfg.device], Job(cfg))?;
     if let Some(path) = &cfg.csv {
         atomic::write_file(path, report.csv().as_bytes()).map_err(TrainError::io(path))?;
     }
     Ok(report)
+}
+
+/// [`evaluate`] as a job for whichever backend the configuration names.
+struct Job<'a>(&'a EvalConfig);
+
+impl BackendJob for Job<'_> {
+    type Output = EvalReport;
+    fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>) -> Result<EvalReport> {
+        let device = devices
+            .into_iter()
+            .next()
+            .expect("run_on gives one device per ordinal");
+        run::<B::InnerBackend>(self.0, device)
+    }
 }
 
 fn run<B: Backend>(cfg: &EvalConfig, device: B::Device) -> Result<EvalReport> {

@@ -11,6 +11,7 @@
 //! The formats and the recipe are described in `docs/TRAINING.md`.
 
 mod atomic;
+pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod cuda_check;
@@ -18,6 +19,7 @@ pub mod data;
 pub mod demo;
 pub mod error;
 pub mod evaluate;
+pub mod gpu_check;
 pub mod loader;
 pub mod metrics;
 pub mod net;
@@ -26,6 +28,8 @@ pub mod run_log;
 pub mod schedule;
 pub mod trainer;
 pub mod validate;
+#[cfg(feature = "wgpu")]
+pub mod wgpu_probe;
 
 pub use config::{AugmentSettings, BackendKind, MeanKind, ModelKind, TrainConfig};
 pub use error::TrainError;

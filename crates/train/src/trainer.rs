@@ -8,11 +8,12 @@ use alexnet::{AlexNet, AlexNetConfig, SplitAlexNet};
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 
+use crate::backend::BackendJob;
 use crate::checkpoint::{self, CHECKPOINT_FORMAT, Checkpoint, CheckpointState, DatasetId};
-use crate::config::{BackendKind, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::{Splits, augment_config, mean_mode, open_splits};
 use crate::error::{Result, TrainError};
 use crate::loader::{EvalView, TrainLoader};
@@ -65,29 +66,23 @@ impl TrainSummary {
 /// (a checkpoint directory or a run's output directory).
 pub fn train(cfg: &TrainConfig, resume: Option<&Path>) -> Result<TrainSummary> {
     validate_config(cfg)?;
-    match cfg.backend {
-        BackendKind::Cpu => {
-            let devices = cfg
-                .devices
-                .iter()
-                .map(|_| burn::backend::flex::FlexDevice)
-                .collect();
-            run::<burn::backend::Autodiff<burn::backend::Flex>>(cfg, resume, devices)
-        }
-        #[cfg(feature = "cuda")]
-        BackendKind::Cuda => {
-            crate::cuda_check::check_cuda(&cfg.devices).map_err(TrainError::CudaUnavailable)?;
-            let devices = cfg
-                .devices
-                .iter()
-                .map(|&index| burn::backend::cuda::CudaDevice { index })
-                .collect();
-            run::<burn::backend::Autodiff<burn::backend::Cuda>>(cfg, resume, devices)
-        }
-        #[cfg(not(feature = "cuda"))]
-        BackendKind::Cuda => Err(TrainError::Config(
-            "this build has no CUDA backend; rebuild with `--features cuda`".into(),
-        )),
+    // fc6's weight is the largest tensor; the split puts half on each device.
+    let m = cfg.model.config(1000);
+    let fc6 = (m.feature_len() * m.fc_width * 4 / cfg.devices.len()) as u64;
+    crate::backend::check_fits(cfg.backend, &cfg.devices, fc6, "fc6's weight")?;
+    crate::backend::run_on(cfg.backend, &cfg.devices, Job { cfg, resume })
+}
+
+/// [`train`] as a job for whichever backend the configuration names.
+struct Job<'a> {
+    cfg: &'a TrainConfig,
+    resume: Option<&'a Path>,
+}
+
+impl BackendJob for Job<'_> {
+    type Output = TrainSummary;
+    fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>) -> Result<TrainSummary> {
+        run::<B>(self.cfg, self.resume, devices)
     }
 }
 
@@ -169,10 +164,7 @@ fn run<B: AutodiffBackend>(
     let dev0 = devices[0].clone();
     let grouped: AlexNet<B> = match &ckpt {
         Some(c) => c.load_weights(&dev0)?,
-        None => {
-            B::seed(&dev0, cfg.seed);
-            model_cfg.init(&dev0)
-        }
+        None => init_weights(&model_cfg, cfg.seed, &dev0)?,
     };
     let ctx: Ctx<'_, B> = Ctx {
         cfg,
@@ -193,6 +185,22 @@ fn run<B: AutodiffBackend>(
     } else {
         train_loop(&ctx, grouped, ckpt)
     }
+}
+
+/// The same initial weights on every backend: drawn on the CPU from the run's
+/// seed (each backend's RNG draws differently), then copied to the device.
+fn init_weights<B: Backend>(
+    model_cfg: &AlexNetConfig,
+    seed: u64,
+    device: &B::Device,
+) -> Result<AlexNet<B>> {
+    use burn::backend::{Flex, flex::FlexDevice};
+    Flex::seed(&FlexDevice, seed);
+    let host: AlexNet<Flex> = model_cfg.init(&FlexDevice);
+    alexnet::safetensors::transfer(&host, device).map_err(|e| TrainError::Model {
+        context: "copying the initial weights to the device".into(),
+        message: e.to_string(),
+    })
 }
 
 /// Finds the checkpoint to resume from and checks it belongs to this run.
