@@ -89,7 +89,7 @@ pub fn adapters() -> Vec<Adapter> {
                 kind: kind(info.device_type),
                 driver,
                 api: format!("{:?}", info.backend).to_lowercase(),
-                max_binding_bytes: a.limits().max_storage_buffer_binding_size as u64,
+                max_binding_bytes: a.limits().max_storage_buffer_binding_size,
             }
         })
         .collect()

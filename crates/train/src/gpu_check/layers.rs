@@ -117,16 +117,16 @@ pub fn layers_of(config: &AlexNetConfig, batch: usize) -> Vec<NamedLayer> {
         );
         c = config.channels[l];
         s = (s + 2 * config.paddings[l] - config.kernel_sizes[l]) / config.strides[l] + 1;
-        if l < 2 {
-            if let Some(lrn) = &config.lrn {
-                push(
-                    format!("lrn{}", l + 1),
-                    Layer::Lrn {
-                        input: [batch, c, s, s],
-                        lrn: lrn.init(),
-                    },
-                );
-            }
+        if l < 2
+            && let Some(lrn) = &config.lrn
+        {
+            push(
+                format!("lrn{}", l + 1),
+                Layer::Lrn {
+                    input: [batch, c, s, s],
+                    lrn: lrn.init(),
+                },
+            );
         }
         if l < 2 || l == 4 {
             push(
