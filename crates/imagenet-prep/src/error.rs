@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::lock::LockError;
 use crate::manifest::Rejected;
 
 /// Why `prepare` could not produce (or finish) an output directory.
@@ -138,6 +139,16 @@ pub enum PrepError {
     /// An invalid setting in the configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The output directory is locked by another run (its message names
+    /// the holder: tool, pid, host, start time), or could not be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// `--out` names an existing file.
+    #[error("{path} is a file, not a directory; give --out a directory (it is created if needed)")]
+    OutNotDir {
+        /// The output path.
+        path: PathBuf,
+    },
     /// An I/O error on a named file.
     #[error("{path}: {source}")]
     Io {

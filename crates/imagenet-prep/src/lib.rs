@@ -11,6 +11,7 @@ pub mod decode;
 pub mod error;
 pub mod jpeg;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod mat;
 pub mod npy;

@@ -21,6 +21,7 @@ use crate::atomic::{hex, write_file};
 use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::error::PrepError;
 use crate::layout::{self, Item, Layout, Plan, SplitName};
+use crate::lock::DirLock;
 use crate::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Rejected, Split};
 use crate::npy::{self, Dtype};
 use crate::progress::{Progress, Spinner};
@@ -125,6 +126,17 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     if cfg.shard_size == 0 {
         return Err(PrepError::Config("shard size must be at least 1".into()));
     }
+    // The output directory is made and locked before anything else, so a
+    // second run on the same `--out` stops at once instead of after reading
+    // the input's index, and no two runs ever write the same files. The
+    // lock lives until `prepare` returns.
+    if cfg.out.exists() && !cfg.out.is_dir() {
+        return Err(PrepError::OutNotDir {
+            path: cfg.out.clone(),
+        });
+    }
+    std::fs::create_dir_all(&cfg.out).map_err(|e| PrepError::io(&cfg.out, e))?;
+    let _lock = DirLock::acquire(&cfg.out, "prep")?;
     let plan = {
         let _spinner = Spinner::new(
             format!("reading the index of {}", cfg.input.display()),
@@ -139,7 +151,6 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     {
         return Err(missing.to_error());
     }
-    std::fs::create_dir_all(&cfg.out).map_err(|e| PrepError::io(&cfg.out, e))?;
     check_disk(cfg, &plan)?;
     // An old manifest would describe shards this run is about to replace.
     let manifest_path = cfg.out.join(MANIFEST_FILE);

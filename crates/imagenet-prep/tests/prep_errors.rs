@@ -5,8 +5,9 @@ mod prep_support;
 use std::io::Write;
 use std::path::Path;
 
+use imagenet_prep::lock::{DirLock, LOCK_FILE, LockError};
 use imagenet_prep::synth::SynthLayout;
-use imagenet_prep::{PrepConfig, PrepError, prepare};
+use imagenet_prep::{PrepConfig, PrepError, prepare, read_manifest, verify};
 use prep_support::*;
 
 fn cfg(input: &Path, out: &Path) -> PrepConfig {
@@ -140,10 +141,12 @@ fn missing_val_pixel_limit_and_disk_space() {
     c.assume_free_bytes = Some(10_000);
     let e = expect_err(&c, &["out", "not enough free disk space"]);
     assert!(matches!(e, PrepError::DiskTooSmall { .. }));
-    assert!(
-        std::fs::read_dir(&out).unwrap().next().is_none(),
-        "nothing written"
-    );
+    // Nothing written but the lock file (which the next run reuses).
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [LOCK_FILE], "nothing written");
 
     // Pixel limit: every image is rejected before decoding, named.
     let mut c = cfg(&input, &out);
@@ -180,4 +183,51 @@ fn missing_val_pixel_limit_and_disk_space() {
     let mut c = cfg(&input, &out);
     c.splits = Some(vec![imagenet_prep::SplitName::Val]);
     expect_err(&c, &["val", "requested"]);
+}
+
+#[test]
+fn a_locked_output_directory_is_refused_naming_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, _) = synth(tmp.path(), &synth_cfg(SynthLayout::Folders, 2, 2, 1));
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Another run (here: this test) holds the directory.
+    let held = DirLock::acquire(&out, "prep").unwrap();
+    let e = expect_err(
+        &cfg(&input, &out),
+        &[
+            "out",
+            "in use by prep (pid ",
+            &format!("pid {})", std::process::id()),
+            "choose another output directory",
+        ],
+    );
+    assert!(
+        matches!(e, PrepError::Lock(LockError::Busy { .. })),
+        "{e:?}"
+    );
+    assert!(!out.join("manifest.json").exists());
+    drop(held);
+
+    // Released: the run goes through, and the lock file it leaves behind
+    // disturbs neither verify nor a rerun.
+    let s = prepare(&cfg(&input, &out)).unwrap();
+    assert_eq!((s.train_images, s.val_images), (4, 2));
+    assert!(out.join(LOCK_FILE).exists());
+    let report = verify(&out).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let again = prepare(&cfg(&input, &out)).unwrap();
+    assert_eq!(again.shards_written, 0);
+    assert_eq!(read_manifest(&out).unwrap().train.unwrap().num_images, 4);
+}
+
+#[test]
+fn an_output_path_that_is_a_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, _) = synth(tmp.path(), &synth_cfg(SynthLayout::Folders, 2, 2, 1));
+    let out = tmp.path().join("out.npy");
+    std::fs::write(&out, b"not a directory").unwrap();
+    let e = expect_err(&cfg(&input, &out), &["out.npy is a file, not a directory"]);
+    assert!(matches!(e, PrepError::OutNotDir { .. }), "{e:?}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"not a directory");
 }

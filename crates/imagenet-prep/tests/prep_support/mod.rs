@@ -80,10 +80,15 @@ pub fn read_split(dir: &Path, manifest: &Manifest, val: bool) -> Vec<ReadBack> {
     out
 }
 
-/// Every file under `dir`, name → bytes (for byte-identity checks).
+/// Every file under `dir`, name → bytes (for byte-identity checks), except
+/// the lock file, whose text names the run that holds it.
 pub fn all_files(dir: &Path) -> HashMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .map_or(true, |e| e.file_name() != imagenet_prep::lock::LOCK_FILE)
+        })
         .map(|e| {
             let e = e.unwrap();
             (
