@@ -111,6 +111,9 @@ pub struct Member {
     pub offset: u64,
     /// Size of the data in bytes.
     pub size: u64,
+    /// Modification time from the member's header, seconds since the Unix
+    /// epoch (0 if the header has none).
+    pub mtime: u64,
 }
 
 /// Lists the regular files of the tar in `src[start .. start + len]`.
@@ -138,6 +141,9 @@ pub fn list_tar(src: &dyn ReadAt, start: u64, len: u64) -> io::Result<Vec<Member
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let size = entry.size();
+        // An unreadable time field fingerprints as 0: the member's size,
+        // offset and the archive's own stamp still identify it.
+        let mtime = entry.header().mtime().unwrap_or(0);
         let offset = start + entry.raw_file_position();
         if offset.checked_add(size).is_none_or(|end| end > start + len) {
             return Err(io::Error::new(
@@ -145,7 +151,12 @@ pub fn list_tar(src: &dyn ReadAt, start: u64, len: u64) -> io::Result<Vec<Member
                 format!("member {name} extends past the end of the archive"),
             ));
         }
-        members.push(Member { name, offset, size });
+        members.push(Member {
+            name,
+            offset,
+            size,
+            mtime,
+        });
     }
     Ok(members)
 }
@@ -189,6 +200,8 @@ pub enum Location {
         offset: u64,
         /// Data size.
         size: u64,
+        /// The member's modification time (its tar header), Unix seconds.
+        mtime: u64,
     },
 }
 
@@ -201,6 +214,7 @@ impl Location {
                 archive,
                 offset,
                 size,
+                ..
             } => {
                 let mut buf = vec![0u8; *size as usize];
                 archive.read_exact_at(&mut buf, *offset)?;

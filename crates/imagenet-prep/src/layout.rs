@@ -719,6 +719,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                         archive: file.clone(),
                         offset: m.offset,
                         size: m.size,
+                        mtime: m.mtime,
                     },
                 }));
             }
@@ -762,6 +763,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                     archive: file.clone(),
                     offset: m.offset,
                     size: m.size,
+                    mtime: m.mtime,
                 },
                 name: m.name,
             })

@@ -17,6 +17,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::archive::Location;
 use crate::atomic::{hex, write_file};
 use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::error::PrepError;
@@ -265,22 +266,86 @@ fn assemble(records: Vec<ShardRecord>) -> Split {
     }
 }
 
+/// Hash of everything that determines shard `k`'s bytes: format and
+/// pipeline versions, options, and for each input its name, label and a
+/// stamp of its content ([`input_stamp`]). A resumed run keeps a shard only
+/// if this matches its record, so an input that was edited or replaced
+/// since the shard was written makes the shard be redone.
 fn fingerprint(cfg: &PrepConfig, split: SplitName, k: usize, items: &[Item]) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "format {FORMAT_VERSION}\npipeline {PIPELINE_VERSION}\nsize {}\nmax_pixels {}\nsplit {}\nshard {k}\n",
+        "format {FORMAT_VERSION}\npipeline {PIPELINE_VERSION}\nsize {}\nmax_pixels {}\nsplit {}\nshard {k}\nstamps 2\n",
         cfg.size,
         cfg.max_pixels,
         split.as_str()
     ));
+    // Consecutive items usually share an archive: stat it once per run of them.
+    let mut archive_stamp: Option<(*const std::fs::File, String)> = None;
     for item in items {
-        let size = match &item.location {
-            crate::archive::Location::Range { size, .. } => *size,
-            crate::archive::Location::File(_) => 0,
+        let stamp = match &item.location {
+            Location::File(path) => match std::fs::metadata(path) {
+                Ok(meta) => format!("file {}", input_stamp(&meta)),
+                // Fingerprinted as such: the shard is redone, and the read
+                // then reports the file.
+                Err(e) => format!("file unreadable ({:?})", e.kind()),
+            },
+            Location::Range {
+                archive,
+                offset,
+                size,
+                mtime,
+            } => {
+                let ptr = std::sync::Arc::as_ptr(archive);
+                let whole = match &archive_stamp {
+                    Some((p, st)) if *p == ptr => st.clone(),
+                    _ => {
+                        let st = archive.metadata().map_or_else(
+                            |e| format!("unreadable ({:?})", e.kind()),
+                            |m| input_stamp(&m),
+                        );
+                        archive_stamp = Some((ptr, st.clone()));
+                        st
+                    }
+                };
+                format!("member at {offset} size {size} mtime {mtime} of archive {whole}")
+            }
         };
-        h.update(format!("{}\t{}\t{size}\n", item.source, item.label));
+        h.update(format!("{}\t{}\t{stamp}\n", item.source, item.label));
     }
     hex(&h.finalize())
+}
+
+/// What identifies a file's content without reading it. On Unix: inode,
+/// size, and modification and status-change times in nanoseconds. Any
+/// write updates the status-change time (and it cannot be set back from
+/// user space), and a replaced file has a new inode, so this catches edits
+/// and replacements even when the modification time was restored; it
+/// misses only a change that bypasses the file system's timestamps. A
+/// metadata-only change (chmod, touch) also counts, which costs a redone
+/// shard, never a stale one. Elsewhere: size and modification time.
+fn input_stamp(meta: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        format!(
+            "ino {} size {} mtime {}.{:09} ctime {}.{:09}",
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("size {} mtime {ns}", meta.len())
+    }
 }
 
 fn process(item: &Item, crop: &mut CenterCrop, max_pixels: u64) -> Processed {
