@@ -118,4 +118,75 @@ pub struct ColorStats {
     pub eigenvectors: [[f64; 3]; 3],
     /// The mean image: float32 `.npy` `(S, S, 3)`, relative to the manifest.
     pub mean_image: String,
+    /// Lower-case hex SHA-256 of the whole mean-image `.npy` file. Absent
+    /// (`None`) only in manifests written before the field existed; readers
+    /// then skip the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_image_sha256: Option<String>,
+}
+
+/// Checks that `name`, a file name read from a manifest, names a file
+/// directly inside the manifest's directory: not empty, not `.` or `..`,
+/// and without `/`, `\\`, `:` (a Windows drive) or NUL. Readers join such
+/// names to the dataset directory, so anything else could make them read
+/// (or a resumed run trust) a file elsewhere on the disk. The error says
+/// what is wrong with the name.
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("is a directory reference")
+    } else if name.contains(['/', '\\']) {
+        Some("contains a path separator")
+    } else if name.contains(':') {
+        Some("contains ':' (a drive or stream name on Windows)")
+    } else if name.contains('\0') {
+        Some("contains a NUL byte")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(format!(
+            "file name {name:?} {p}; a manifest may only name files in its own directory, so this \
+             one is refused (re-run prep to rewrite the manifest)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_file_names_pass() {
+        for good in ["train-00000.npy", "mean_image.npy", "a..b.npy", "..hidden"] {
+            assert!(check_file_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../train-00000.npy",
+            "sub/train-00000.npy",
+            "/etc/passwd",
+            "..\\x.npy",
+            "C:x.npy",
+            "a\0b",
+        ] {
+            let e = check_file_name(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn old_color_stats_without_a_mean_checksum_still_load() {
+        let json = r#"{"num_images": 1, "mean": [0.5, 0.5, 0.5], "std": [0.1, 0.1, 0.1],
+            "covariance": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "eigenvalues": [1, 1, 1],
+            "eigenvectors": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "mean_image": "mean_image.npy"}"#;
+        let cs: ColorStats = serde_json::from_str(json).unwrap();
+        assert_eq!(cs.mean_image_sha256, None);
+        let back = serde_json::to_string(&cs).unwrap();
+        assert!(!back.contains("mean_image_sha256"), "{back}");
+    }
 }

@@ -218,7 +218,7 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
         let s = cfg.size as u64;
         let mut bytes = npy::header(Dtype::F32, &[s, s, 3]);
         bytes.extend(mean_image.iter().flat_map(|v| v.to_le_bytes()));
-        write_file(&cfg.out.join(MEAN_IMAGE_FILE), &bytes)?;
+        let mean_sha256 = write_file(&cfg.out.join(MEAN_IMAGE_FILE), &bytes)?;
         manifest.color_stats = Some(ColorStats {
             num_images: stats.images,
             mean: m.mean,
@@ -227,6 +227,7 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
             eigenvalues: m.eigenvalues,
             eigenvectors: m.eigenvectors,
             mean_image: MEAN_IMAGE_FILE.into(),
+            mean_image_sha256: Some(mean_sha256),
         });
     }
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");

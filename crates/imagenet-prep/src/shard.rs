@@ -120,10 +120,15 @@ pub fn try_reuse(
     fingerprint: &str,
     stats: Option<&mut StatsAccum>,
 ) -> Option<ShardRecord> {
-    let (_, _, rec_name) = names(split, k);
+    let (img_name, lbl_name, rec_name) = names(split, k);
     let text = std::fs::read(dir.join(rec_name)).ok()?;
     let record: ShardRecord = serde_json::from_slice(&text).ok()?;
-    if record.fingerprint != fingerprint || record.shard.sources.len() as u64 != record.shard.count
+    // The record must describe this shard's own files: a record naming
+    // other files (copied, edited, or pointing outside `dir`) is not reused.
+    if record.fingerprint != fingerprint
+        || record.shard.sources.len() as u64 != record.shard.count
+        || record.shard.images != img_name
+        || record.shard.labels != lbl_name
     {
         return None;
     }

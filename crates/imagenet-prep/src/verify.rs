@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::hex;
-use crate::manifest::{FORMAT_VERSION, Manifest, Shard};
+use crate::manifest::{ColorStats, FORMAT_VERSION, Manifest, Shard, check_file_name};
 use crate::npy::{self, Dtype};
 
 /// Why a directory could not be verified at all.
@@ -98,24 +98,83 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, VerifyError> {
         }
     }
     if let Some(stats) = &manifest.color_stats {
-        let path = dir.join(&stats.mean_image);
-        match read_npy(&path) {
-            Ok((h, _, len)) => {
-                if h.dtype != Dtype::F32 || h.shape != [s, s, 3] {
-                    report.problems.push(format!(
-                        "{}: expected float32 ({s}, {s}, 3), found {:?} {:?}",
-                        stats.mean_image, h.dtype, h.shape
-                    ));
-                } else if len != h.data_offset as u64 + h.data_len() {
-                    report
-                        .problems
-                        .push(format!("{}: wrong file size {len}", stats.mean_image));
-                }
-            }
-            Err(e) => report.problems.push(format!("{}: {e}", stats.mean_image)),
-        }
+        check_mean_image(dir, stats, s, &mut report);
     }
     Ok(report)
+}
+
+/// The mean image: a plain file name, float32 `(S, S, 3)` of the right
+/// size, the manifest's SHA-256 (when it records one), and every value a
+/// finite mean of [0, 1] pixels.
+fn check_mean_image(dir: &Path, stats: &ColorStats, s: u64, report: &mut VerifyReport) {
+    let name = &stats.mean_image;
+    if let Err(e) = check_file_name(name) {
+        report
+            .problems
+            .push(format!("manifest.json: mean image: {e}"));
+        return;
+    }
+    let bytes = match std::fs::read(dir.join(name)) {
+        Ok(b) => b,
+        Err(e) => {
+            report.problems.push(format!("{name}: cannot read: {e}"));
+            return;
+        }
+    };
+    report.bytes += bytes.len() as u64;
+    if let Some(want) = &stats.mean_image_sha256 {
+        let sha = hex(&Sha256::digest(&bytes));
+        if !sha.eq_ignore_ascii_case(want) {
+            report.problems.push(format!(
+                "{name}: SHA-256 {sha} does not match the manifest's {want}; the mean image was \
+                 changed or damaged after prep wrote it (re-run prep)"
+            ));
+        }
+    }
+    let h = match npy::parse_header(&bytes) {
+        Ok(h) => h,
+        Err(e) => {
+            report.problems.push(format!("{name}: {e}"));
+            return;
+        }
+    };
+    if h.dtype != Dtype::F32 || h.shape != [s, s, 3] {
+        report.problems.push(format!(
+            "{name}: expected float32 ({s}, {s}, 3), found {:?} {:?}",
+            h.dtype, h.shape
+        ));
+        return;
+    }
+    let len = bytes.len() as u64;
+    if len != h.data_offset as u64 + h.data_len() {
+        report.problems.push(format!(
+            "{name}: file is {len} bytes, header and shape imply {}",
+            h.data_offset as u64 + h.data_len()
+        ));
+        return;
+    }
+    let values = bytes[h.data_offset..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let (mut not_finite, mut out_of_range, mut first) = (0u64, 0u64, None);
+    for (i, v) in values.enumerate() {
+        // A mean of pixels on [0, 1] lies in [0, 1]; NaN fails both tests.
+        let bad_finite = !v.is_finite();
+        let bad_range = !bad_finite && !(0.0..=1.0).contains(&v);
+        not_finite += u64::from(bad_finite);
+        out_of_range += u64::from(bad_range);
+        if (bad_finite || bad_range) && first.is_none() {
+            first = Some((i, v));
+        }
+    }
+    if let Some((i, v)) = first {
+        let (y, x, c) = (i as u64 / 3 / s, i as u64 / 3 % s, i % 3);
+        report.problems.push(format!(
+            "{name}: {not_finite} value(s) are not finite (NaN or infinite) and {out_of_range} \
+             lie outside [0, 1]; the first is {v} at (row {y}, column {x}, channel {c}). The \
+             mean image is damaged (re-run prep)"
+        ));
+    }
 }
 
 /// Header, SHA-256 and length of a `.npy` file; labels are returned when
@@ -146,6 +205,18 @@ fn read_npy(path: &Path) -> Result<(npy::Header, String, u64), String> {
 fn check_shard(dir: &Path, shard: &Shard, s: u64, classes: i64, report: &mut VerifyReport) {
     report.shards += 1;
     report.images += shard.count;
+    // Names are joined to `dir`: one that leads elsewhere is reported and
+    // never opened.
+    let mut names_ok = true;
+    for name in [&shard.images, &shard.labels] {
+        if let Err(e) = check_file_name(name) {
+            report.problems.push(format!("manifest.json: shard {e}"));
+            names_ok = false;
+        }
+    }
+    if !names_ok {
+        return;
+    }
     let n = shard.count;
     if shard.sources.len() as u64 != n {
         report.problems.push(format!(

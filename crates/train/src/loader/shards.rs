@@ -4,7 +4,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use imagenet_prep::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard};
+use imagenet_prep::manifest::{
+    ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard, check_file_name,
+};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -110,6 +112,10 @@ impl ShardSet {
                 entry.num_images
             )));
         }
+        for shard in &entry.shards {
+            check_name(&manifest_path, &shard.images)?;
+            check_name(&manifest_path, &shard.labels)?;
+        }
         let num_classes = manifest.classes.len();
         let shards = entry
             .shards
@@ -207,18 +213,56 @@ impl ShardSet {
     }
 
     /// The training set's mean image, HWC `S*S*3` on a [0, 1] scale, read
-    /// from the float32 `.npy` the manifest names.
+    /// from the float32 `.npy` the manifest names. The file must match the
+    /// manifest's SHA-256 when the manifest records one (manifests written
+    /// before the field existed do not), and every value must be finite.
     pub fn mean_image(&self) -> Result<Vec<f32>, LoaderError> {
         let stats = self.color_stats("mean-image subtraction")?;
+        check_name(&self.dir.join(MANIFEST_FILE), &stats.mean_image)?;
         let path = self.dir.join(&stats.mean_image);
         let s = self.image_size as u64;
         let npy = map_npy(&path, Dtype::F32, &[s, s, 3])?;
-        Ok(npy
+        if let Some(expected) = &stats.mean_image_sha256 {
+            // Small (S*S*12 bytes): hashed on every open, not only with
+            // `verify`, because a wrong mean shifts every input silently.
+            let found = hex(&Sha256::digest(&npy.map[..]));
+            if !found.eq_ignore_ascii_case(expected) {
+                return Err(LoaderError::npy(
+                    &path,
+                    format!(
+                        "does not match the manifest's SHA-256 (manifest {expected}, file \
+                         {found}); the mean image was changed or damaged after prep wrote it: \
+                         re-run prep"
+                    ),
+                ));
+            }
+        }
+        let mean: Vec<f32> = npy
             .data()
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+            .collect();
+        if let Some(i) = mean.iter().position(|v| !v.is_finite()) {
+            return Err(LoaderError::npy(
+                &path,
+                format!(
+                    "value {} at element {i} is not finite; the mean image is damaged: re-run prep",
+                    mean[i]
+                ),
+            ));
+        }
+        Ok(mean)
     }
+}
+
+/// Refuses a file name from the manifest that is not a plain name inside
+/// the dataset directory (`../x`, `/abs`, `a/b`): the loader joins names to
+/// the directory, and must never be led to read a file elsewhere.
+fn check_name(manifest: &Path, name: &str) -> Result<(), LoaderError> {
+    check_file_name(name).map_err(|message| LoaderError::Manifest {
+        path: manifest.to_path_buf(),
+        message,
+    })
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, LoaderError> {
@@ -346,4 +390,63 @@ fn verify_checksums(maps: &[MappedShard], shards: &[Shard]) -> Result<(), Loader
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::synthetic::{SyntheticShards, write_synthetic_shards};
+
+    fn dataset() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SyntheticShards {
+            image_size: 8,
+            classes: 2,
+            train: 4,
+            val: 2,
+            shard_size: 2,
+            seed: 1,
+        };
+        write_synthetic_shards(dir.path(), &cfg).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_mean_image_that_does_not_match_the_manifest_is_refused() {
+        let dir = dataset();
+        let set = ShardSet::open(dir.path(), SplitName::Train).unwrap();
+        assert_eq!(set.mean_image().unwrap().len(), 8 * 8 * 3);
+        let path = dir.path().join("mean_image.npy");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = set.mean_image().unwrap_err().to_string();
+        assert!(
+            e.contains("mean_image.npy: does not match the manifest's SHA-256")
+                && e.contains("re-run prep"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn file_names_outside_the_dataset_directory_are_refused() {
+        let dir = dataset();
+        let path = dir.path().join(MANIFEST_FILE);
+        let original: Manifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for bad in ["../train-00000.npy", "/etc/passwd", "sub\\x.npy", ".."] {
+            let mut m = original.clone();
+            m.train.as_mut().unwrap().shards[0].labels = bad.into();
+            std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+            let e = ShardSet::open(dir.path(), SplitName::Train).unwrap_err();
+            assert!(matches!(e, LoaderError::Manifest { .. }), "{bad}: {e}");
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+        let mut m = original.clone();
+        m.color_stats.as_mut().unwrap().mean_image = "../mean_image.npy".into();
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        let set = ShardSet::open(dir.path(), SplitName::Train).unwrap();
+        let e = set.mean_image().unwrap_err();
+        assert!(matches!(e, LoaderError::Manifest { .. }), "{e}");
+    }
 }

@@ -143,6 +143,7 @@ pub fn write_synthetic_shards(dir: &Path, cfg: &SyntheticShards) -> Result<Manif
             eigenvalues: l,
             eigenvectors: v,
             mean_image: "mean_image.npy".into(),
+            mean_image_sha256: Some(hex(&Sha256::digest(&mean_npy))),
         }),
     };
     let json =

@@ -105,7 +105,7 @@ pub fn write_dataset(dir: &Path, classes: usize, train: usize, val: usize, size:
         .flat_map(|_| 0.45f32.to_le_bytes())
         .collect();
     let s3 = size as u64;
-    write_npy(&dir.join("mean.npy"), "<f4", &[s3, s3, 3], &mean);
+    let mean_sha256 = write_npy(&dir.join("mean.npy"), "<f4", &[s3, s3, 3], &mean);
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         image_size: size as u32,
@@ -129,6 +129,7 @@ pub fn write_dataset(dir: &Path, classes: usize, train: usize, val: usize, size:
             eigenvalues: [0.06, 0.06, 0.06],
             eigenvectors: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
             mean_image: "mean.npy".into(),
+            mean_image_sha256: Some(mean_sha256),
         }),
     };
     fs::write(
