@@ -493,7 +493,7 @@ fn parse_devkit(
     if let Some(w) = leaves.windows(2).find(|w| w[0].wnid == w[1].wnid) {
         return Err(PrepError::BadMetaMat {
             path: path.to_path_buf(),
-            detail: format!("WNID {} appears twice", w[0].wnid),
+            detail: format!("WNID {} appears twice", w[0].wnid.escape_debug()),
         });
     }
     let classes = leaves
@@ -675,7 +675,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
             {
                 return Err(PrepError::NotIlsvrc {
                     path: train_tar.clone(),
-                    detail: format!("class {wnid} appears twice"),
+                    detail: format!("class {} appears twice", wnid.escape_debug()),
                 });
             }
         }
@@ -707,7 +707,8 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                     .ok_or_else(|| PrepError::NotIlsvrc {
                         path: train_tar.clone(),
                         detail: format!(
-                            "class archive {wnid}.tar is not a leaf class of the devkit's meta.mat"
+                            "class archive {}.tar is not a leaf class of the devkit's meta.mat",
+                            wnid.escape_debug()
                         ),
                     })?;
                 members.retain(|m| is_image_name(&m.name));
@@ -850,7 +851,7 @@ fn per_class_items(
             .get(wnid.as_str())
             .ok_or_else(|| PrepError::NotIlsvrc {
                 path: dir.join(&wnid),
-                detail: format!("{wnid} is not one of the known classes"),
+                detail: format!("{} is not one of the known classes", wnid.escape_debug()),
             })?;
         labelled.push((label, files));
     }
@@ -1000,7 +1001,7 @@ fn kaggle(
     if let Some(w) = classes.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(PrepError::NotIlsvrc {
             path: mapping.clone(),
-            detail: format!("WNID {} appears twice", w[0].0),
+            detail: format!("WNID {} appears twice", w[0].0.escape_debug()),
         });
     }
     let classes: Vec<ClassInfo> = classes
@@ -1055,13 +1056,16 @@ fn kaggle(
                 .split_whitespace()
                 .next()
                 .ok_or_else(|| bad("empty PredictionString".into()))?;
-            let &label = index
-                .get(wnid)
-                .ok_or_else(|| bad(format!("{wnid} is not in {KAGGLE_MAPPING}")))?;
+            let &label = index.get(wnid).ok_or_else(|| {
+                bad(format!(
+                    "{} is not in {KAGGLE_MAPPING}",
+                    wnid.escape_debug()
+                ))
+            })?;
             if let Some((_, first)) = label_of.insert(id.trim().to_string(), (label, i + 1)) {
                 return Err(bad(format!(
                     "ImageId {} appears twice (also on line {first})",
-                    id.trim()
+                    id.trim().escape_debug()
                 )));
             }
         }
@@ -1273,6 +1277,30 @@ mod tests {
                 && msg.contains("same number 1 as val/ILSVRC2012_val_00000001.JPEG"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn control_bytes_in_meta_mat_wnids_are_escaped_in_errors() {
+        let leaf = |id: u32| crate::mat::Synset {
+            ilsvrc2012_id: id,
+            wnid: "n0\x1b]0;pwned\x07".into(),
+            words: "w".into(),
+            gloss: String::new(),
+            num_children: 0,
+            children: vec![],
+            wordnet_height: 0,
+            num_train_images: 0,
+        };
+        let mat = crate::mat::write_synsets(&[leaf(1), leaf(2)], crate::mat::MatStyle::Matlab);
+        let Err(e) = parse_devkit(Path::new("dk.tar.gz"), Some(mat), None) else {
+            panic!("a WNID given twice is refused");
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("WNID n0\\u{1b}]0;pwned\\u{7} appears twice"),
+            "{msg}"
+        );
+        assert!(!msg.chars().any(char::is_control), "{msg:?}");
     }
 
     #[test]

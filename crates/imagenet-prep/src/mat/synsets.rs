@@ -23,7 +23,12 @@ const FIELDS: [&str; 8] = [
 /// `num_children` are required; the other fields default to empty/zero.
 pub fn read_synsets(bytes: &[u8]) -> Result<Vec<Synset>, MatError> {
     let vars = read_variables(bytes)?;
-    let names: Vec<String> = vars.iter().map(|v| format!("`{}`", v.name)).collect();
+    // Names come from the file: control bytes are escaped before they
+    // reach a terminal in an error message.
+    let names: Vec<String> = vars
+        .iter()
+        .map(|v| format!("`{}`", v.name.escape_debug()))
+        .collect();
     let Some(var) = vars.into_iter().find(|v| v.name == "synsets") else {
         return Err(MatError::NoSynsets {
             found: if names.is_empty() {
@@ -51,7 +56,11 @@ pub fn read_synsets(bytes: &[u8]) -> Result<Vec<Synset>, MatError> {
             index: 0,
             what: format!(
                 "struct has no field `{name}` (fields: {})",
-                fields.join(", ")
+                fields
+                    .iter()
+                    .map(|f| f.escape_debug().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
     };
@@ -132,7 +141,7 @@ fn structs_of_cell(cells: Vec<Value>) -> Result<FieldsAndElements, MatError> {
                     .iter()
                     .position(|n| n == f)
                     .and_then(|i| by_name.get_mut(i)?.take())
-                    .ok_or_else(|| bad(format!("struct has no field `{f}`")))
+                    .ok_or_else(|| bad(format!("struct has no field `{}`", f.escape_debug())))
             })
             .collect::<Result<Vec<_>, _>>()?;
         rows.push(row);

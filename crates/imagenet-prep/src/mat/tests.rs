@@ -174,3 +174,32 @@ fn matlab_written_files_from_scipys_test_data() {
         }
     }
 }
+
+/// Strings from the file reach error messages escaped: a control byte in a
+/// variable or field name (an ESC sequence could rewrite the terminal) is
+/// shown as `\u{1b}`, never sent raw.
+#[test]
+fn control_bytes_from_the_file_are_escaped_in_errors() {
+    let array = |name: &'static str, fields: Vec<&'static str>| StructArray {
+        name,
+        dims: vec![1, 1],
+        elements: vec![
+            fields
+                .iter()
+                .map(|_| Value::Char { text: "x".into() })
+                .collect(),
+        ],
+        fields,
+    };
+    for style in [MatStyle::Matlab, MatStyle::Scipy] {
+        let bytes = write_struct_file(&array("evil\x1b[2J", vec!["WNID"]), style, false);
+        let msg = read_synsets(&bytes).unwrap_err().to_string();
+        assert!(msg.contains("`evil\\u{1b}[2J`"), "{msg}");
+        assert!(!msg.chars().any(char::is_control), "{msg:?}");
+
+        let bytes = write_struct_file(&array("synsets", vec!["WN\x07ID", "words"]), style, false);
+        let msg = read_synsets(&bytes).unwrap_err().to_string();
+        assert!(msg.contains("WN\\u{7}ID, words"), "{msg}");
+        assert!(!msg.chars().any(char::is_control), "{msg:?}");
+    }
+}
