@@ -161,6 +161,13 @@ pub fn list_tar(src: &dyn ReadAt, start: u64, len: u64) -> io::Result<Vec<Member
     Ok(members)
 }
 
+/// Whether the `len` bytes at `start` begin with the gzip magic `1f 8b`
+/// (a compressed tar given where a plain one is expected).
+pub fn looks_gzipped(src: &dyn ReadAt, start: u64, len: u64) -> bool {
+    let mut magic = [0u8; 2];
+    len >= 2 && src.read_exact_at(&mut magic, start).is_ok() && magic == [0x1f, 0x8b]
+}
+
 /// Whether a 512-byte block carries a valid tar header checksum (the
 /// unsigned sum of the block with the checksum field read as spaces).
 fn header_checksum_ok(block: &[u8; 512]) -> bool {

@@ -136,6 +136,17 @@ pub enum PrepError {
         /// Each bad image and why.
         rejected: Vec<Rejected>,
     },
+    /// An input that should be a plain tar is gzip-compressed.
+    #[error(
+        "{path}: this looks gzip-compressed (it starts with the gzip magic bytes 1f 8b), not a \
+         plain tar; decompress it first ({hint})"
+    )]
+    Gzipped {
+        /// The file (or `archive.tar:member`).
+        path: PathBuf,
+        /// How to decompress it.
+        hint: String,
+    },
     /// An invalid setting in the configuration.
     #[error("invalid configuration: {0}")]
     Config(String),

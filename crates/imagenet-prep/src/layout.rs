@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::archive::{Location, Member, list_tar};
+use crate::archive::{Location, Member, list_tar, looks_gzipped};
 use crate::error::PrepError;
 use crate::manifest::{ClassInfo, Rejected, Source};
 
@@ -248,6 +248,19 @@ pub fn plan_excluding(
     } else if input.join("train").is_dir() || input.join("val").is_dir() {
         folders(input, want, skip)?
     } else {
+        // The official archives, but compressed: say how to get the tar.
+        for name in [TRAIN_TAR, VAL_TAR] {
+            let gz = input.join(format!("{name}.gz"));
+            if gz.is_file() {
+                return Err(PrepError::Gzipped {
+                    hint: format!(
+                        "gunzip {}, which leaves {name} in its place",
+                        shell_word(&gz.display().to_string())
+                    ),
+                    path: gz,
+                });
+            }
+        }
         return Err(PrepError::UnknownLayout {
             path: input.to_path_buf(),
         });
@@ -623,6 +636,36 @@ fn base_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
+/// The error for an archive the tar reader refused: a gzip-compressed one
+/// gets the way to decompress it, anything else the reader's complaint.
+fn not_a_tar(path: &Path, file: &File, len: u64, e: std::io::Error) -> PrepError {
+    if looks_gzipped(file, 0, len) {
+        let p = shell_word(&path.display().to_string());
+        let plain = shell_word(&format!("{}.plain", path.display()));
+        return PrepError::Gzipped {
+            path: path.to_path_buf(),
+            hint: format!("gunzip -c {p} > {plain} && mv {plain} {p}"),
+        };
+    }
+    PrepError::NotATar {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// `s` as one word for a POSIX shell (single-quoted unless it is plain),
+/// for commands suggested in error messages.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 fn open_archive(path: &Path) -> Result<(Arc<File>, u64), PrepError> {
     let file = File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
@@ -647,10 +690,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
     let mut train_file = None;
     if do_train {
         let (file, len) = open_archive(&train_tar)?;
-        let outer = list_tar(&*file, 0, len).map_err(|e| PrepError::NotATar {
-            path: train_tar.clone(),
-            detail: e.to_string(),
-        })?;
+        let outer = list_tar(&*file, 0, len).map_err(|e| not_a_tar(&train_tar, &file, len, e))?;
         if outer.is_empty() {
             return Err(PrepError::NotIlsvrc {
                 path: train_tar.clone(),
@@ -665,9 +705,26 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                     detail: format!("member {:?} is not a per-class <wnid>.tar", m.name),
                 });
             };
-            let inner = list_tar(&*file, m.offset, m.size).map_err(|e| PrepError::NotIlsvrc {
-                path: train_tar.clone(),
-                detail: format!("member {:?} is not a readable tar: {e}", m.name),
+            let inner = list_tar(&*file, m.offset, m.size).map_err(|e| {
+                if looks_gzipped(&*file, m.offset, m.size) {
+                    PrepError::Gzipped {
+                        path: PathBuf::from(format!(
+                            "{}:{}",
+                            train_tar.display(),
+                            m.name.escape_debug()
+                        )),
+                        hint: format!(
+                            "gunzip the class archive and put the plain tar back into {} under \
+                             the same name",
+                            base_name(&train_tar)
+                        ),
+                    }
+                } else {
+                    PrepError::NotIlsvrc {
+                        path: train_tar.clone(),
+                        detail: format!("member {:?} is not a readable tar: {e}", m.name),
+                    }
+                }
             })?;
             if train_classes
                 .insert(wnid.to_string(), (inner, m.offset))
@@ -732,10 +789,8 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
     let val = if do_val {
         let devkit = devkit.as_ref().expect("checked above");
         let (file, len) = open_archive(&val_tar)?;
-        let mut members = list_tar(&*file, 0, len).map_err(|e| PrepError::NotATar {
-            path: val_tar.clone(),
-            detail: e.to_string(),
-        })?;
+        let mut members =
+            list_tar(&*file, 0, len).map_err(|e| not_a_tar(&val_tar, &file, len, e))?;
         if let Some(m) = members.iter().find(|m| m.name.ends_with(".tar")) {
             return Err(PrepError::NotIlsvrc {
                 path: val_tar.clone(),

@@ -231,3 +231,89 @@ fn an_output_path_that_is_a_file_is_refused() {
     assert!(matches!(e, PrepError::OutNotDir { .. }), "{e:?}");
     assert_eq!(std::fs::read(&out).unwrap(), b"not a directory");
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn gzip_compressed_tars_get_the_way_to_decompress_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let inner = tar_of(&[("n01440764_1.JPEG", b"\xff\xd8\xff")]);
+
+    // The train archive under its plain name, but gzip-compressed.
+    let d = tmp.path().join("gz-train");
+    std::fs::create_dir(&d).unwrap();
+    let outer = tar_of(&[("n01440764.tar", &inner)]);
+    std::fs::write(d.join("ILSVRC2012_img_train.tar"), gzip(&outer)).unwrap();
+    let e = expect_err(
+        &cfg(&d, &out),
+        &[
+            "ILSVRC2012_img_train.tar: this looks gzip-compressed",
+            "decompress it first (gunzip -c ",
+            "ILSVRC2012_img_train.tar.plain && mv ",
+        ],
+    );
+    assert!(matches!(e, PrepError::Gzipped { .. }), "{e:?}");
+
+    // The same for the validation archive (train absent).
+    let d = tmp.path().join("gz-val");
+    std::fs::create_dir(&d).unwrap();
+    let val = tar_of(&[("ILSVRC2012_val_00000001.JPEG", b"\xff\xd8\xff")]);
+    std::fs::write(d.join("ILSVRC2012_img_val.tar"), gzip(&val)).unwrap();
+    tar_gz(
+        &d.join("ILSVRC2012_devkit_t12.tar.gz"),
+        &[(
+            "ILSVRC2012_devkit_t12/data/meta.mat",
+            &imagenet_prep::mat::write_synsets(
+                &[imagenet_prep::mat::Synset {
+                    ilsvrc2012_id: 1,
+                    wnid: "n01440764".into(),
+                    words: "tench".into(),
+                    gloss: String::new(),
+                    num_children: 0,
+                    children: vec![],
+                    wordnet_height: 0,
+                    num_train_images: 1,
+                }],
+                imagenet_prep::mat::MatStyle::Matlab,
+            ),
+        )],
+    );
+    expect_err(
+        &cfg(&d, &out),
+        &[
+            "ILSVRC2012_img_val.tar: this looks gzip-compressed",
+            "gunzip",
+        ],
+    );
+
+    // A gzip-compressed class archive inside a plain train archive.
+    let d = tmp.path().join("gz-inner");
+    std::fs::create_dir(&d).unwrap();
+    let outer = tar_of(&[("n01440764.tar", &gzip(&inner))]);
+    std::fs::write(d.join("ILSVRC2012_img_train.tar"), outer).unwrap();
+    expect_err(
+        &cfg(&d, &out),
+        &[
+            "ILSVRC2012_img_train.tar:n01440764.tar: this looks gzip-compressed",
+            "gunzip the class archive",
+        ],
+    );
+
+    // The archive kept as .tar.gz: found and named, not "no input found".
+    let d = tmp.path().join("tar-gz-name");
+    std::fs::create_dir(&d).unwrap();
+    let outer = tar_of(&[("n01440764.tar", &inner)]);
+    std::fs::write(d.join("ILSVRC2012_img_train.tar.gz"), gzip(&outer)).unwrap();
+    expect_err(
+        &cfg(&d, &out),
+        &[
+            "ILSVRC2012_img_train.tar.gz: this looks gzip-compressed",
+            "ILSVRC2012_img_train.tar in its place",
+        ],
+    );
+}
