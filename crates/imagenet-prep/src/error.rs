@@ -136,6 +136,19 @@ pub enum PrepError {
         /// Each bad image and why.
         rejected: Vec<Rejected>,
     },
+    /// A split ended up with no image at all: every input was rejected
+    /// (or, with `skip_bad`, missing), or the input holds none. Nothing is
+    /// written as a finished dataset: a 0-image split is never a result.
+    #[error(
+        "{split} split: no usable image, {detail}; no manifest was written. Fix or replace the \
+         inputs (or leave the split out with --splits)"
+    )]
+    NoUsableImages {
+        /// `train` or `val`.
+        split: &'static str,
+        /// What happened to its inputs, with the first few reasons.
+        detail: String,
+    },
     /// An input that should be a plain tar is gzip-compressed.
     #[error(
         "{path}: this looks gzip-compressed (it starts with the gzip magic bytes 1f 8b), not a \

@@ -152,6 +152,16 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     {
         return Err(missing.to_error());
     }
+    // A split with no input image at all fails now, not after the others
+    // were processed.
+    for name in [SplitName::Train, SplitName::Val] {
+        if plan.split(name).is_some_and(Vec::is_empty) {
+            return Err(PrepError::NoUsableImages {
+                split: name.as_str(),
+                detail: no_image_detail(&[], missing_in(&plan, name)),
+            });
+        }
+    }
     check_disk(cfg, &plan)?;
     // An old manifest would describe shards this run is about to replace.
     let manifest_path = cfg.out.join(MANIFEST_FILE);
@@ -188,6 +198,18 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     }
     progress.finish();
 
+    // A split without a single image is a failed run whatever `skip_bad`
+    // says (checked before `BadImages`, whose advice to rerun with
+    // --skip-bad would not help).
+    for (name, records) in &splits {
+        if records.iter().all(|r| r.shard.count == 0) {
+            let rejected: Vec<&Rejected> = records.iter().flat_map(|r| &r.rejected).collect();
+            return Err(PrepError::NoUsableImages {
+                split: name.as_str(),
+                detail: no_image_detail(&rejected, missing_in(&plan, *name)),
+            });
+        }
+    }
     let mut rejected: Vec<Rejected> = splits
         .iter()
         .flat_map(|(_, recs)| recs.iter().flat_map(|r| r.rejected.iter().cloned()))
@@ -242,6 +264,47 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
         seconds: start.elapsed().as_secs_f64(),
         manifest: manifest_path,
     })
+}
+
+/// Validation images of split `name` that the labels list but the input
+/// lacks (left out with `skip_bad`).
+fn missing_in(plan: &Plan, name: SplitName) -> usize {
+    match (name, &plan.val_missing) {
+        (SplitName::Val, Some(m)) => m.missing.len(),
+        _ => 0,
+    }
+}
+
+/// Why a split has no image: `rejected` inputs (the first few named with
+/// their reasons) and `missing` validation images the labels list.
+fn no_image_detail(rejected: &[&Rejected], missing: usize) -> String {
+    const SHOWN: usize = 5;
+    let mut parts = Vec::new();
+    if !rejected.is_empty() {
+        let mut list: Vec<String> = rejected
+            .iter()
+            .take(SHOWN)
+            .map(|r| format!("{}: {}", r.source, r.reason))
+            .collect();
+        if rejected.len() > SHOWN {
+            list.push(format!("and {} more", rejected.len() - SHOWN));
+        }
+        parts.push(format!(
+            "all {} input image(s) were rejected ({})",
+            rejected.len(),
+            list.join("; ")
+        ));
+    }
+    if missing > 0 {
+        parts.push(format!(
+            "{missing} validation image(s) the labels list are missing from the input"
+        ));
+    }
+    if parts.is_empty() {
+        "the input holds no image for it".into()
+    } else {
+        parts.join(", and ")
+    }
 }
 
 #[derive(Default)]

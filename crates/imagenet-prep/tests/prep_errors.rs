@@ -148,14 +148,13 @@ fn missing_val_pixel_limit_and_disk_space() {
         .collect();
     assert_eq!(left, [LOCK_FILE], "nothing written");
 
-    // Pixel limit: every image is rejected before decoding, named.
+    // Pixel limit: every image is rejected before decoding, named; with
+    // not one image left, the run says so (rather than suggest --skip-bad).
     let mut c = cfg(&input, &out);
     c.max_pixels = 100;
     let e = expect_err(&c, &["train/", "exceeds the limit of 100 pixels"]);
-    match e {
-        PrepError::BadImages { rejected } => assert_eq!(rejected.len(), 10),
-        other => panic!("{other}"),
-    }
+    assert!(matches!(e, PrepError::NoUsableImages { .. }), "{e}");
+    assert!(e.to_string().contains("all 6 input image(s)"), "{e}");
 
     // A val image the ground truth lists is missing: named, with the way out.
     let val = input.join("val");
@@ -314,6 +313,67 @@ fn gzip_compressed_tars_get_the_way_to_decompress_them() {
         &[
             "ILSVRC2012_img_train.tar.gz: this looks gzip-compressed",
             "ILSVRC2012_img_train.tar in its place",
+        ],
+    );
+}
+
+#[test]
+fn a_split_whose_every_image_is_rejected_fails_even_with_skip_bad() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, _) = synth(tmp.path(), &synth_cfg(SynthLayout::Folders, 2, 3, 2));
+    let out = tmp.path().join("out");
+
+    // Every image over the pixel limit: left out one by one, but a run
+    // that is left with nothing has failed.
+    let mut c = cfg(&input, &out);
+    c.max_pixels = 100;
+    c.skip_bad = true;
+    let e = expect_err(
+        &c,
+        &[
+            "train split: no usable image",
+            "all 6 input image(s) were rejected",
+            "exceeds the limit of 100 pixels",
+            "and 1 more",
+            "no manifest was written",
+        ],
+    );
+    assert!(matches!(e, PrepError::NoUsableImages { .. }), "{e:?}");
+    assert!(!out.join("manifest.json").exists());
+
+    // Train is fine, but every validation image is damaged.
+    for f in std::fs::read_dir(input.join("val")).unwrap() {
+        let p = f.unwrap().path();
+        std::fs::write(&p, b"not an image").unwrap();
+    }
+    let mut c = cfg(&input, &out);
+    c.skip_bad = true;
+    let e = expect_err(
+        &c,
+        &[
+            "val split: no usable image",
+            "all 4 input image(s) were rejected",
+            "val/",
+        ],
+    );
+    assert!(matches!(e, PrepError::NoUsableImages { .. }), "{e:?}");
+    assert!(!out.join("manifest.json").exists());
+    // Without --skip-bad the usual list of bad images is not what comes
+    // first: --skip-bad would not help.
+    expect_err(&cfg(&input, &out), &["val split: no usable image"]);
+
+    // A split with no image files at all fails before anything is decoded.
+    std::fs::remove_dir_all(input.join("val")).unwrap();
+    for class in std::fs::read_dir(input.join("train")).unwrap() {
+        for f in std::fs::read_dir(class.unwrap().path()).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+    }
+    expect_err(
+        &cfg(&input, &out),
+        &[
+            "train split: no usable image",
+            "the input holds no image for it",
         ],
     );
 }
