@@ -106,6 +106,10 @@ impl BackendJob for Bench<'_> {
         rounds::<B>(&self, &devices[0]);
         Ok(())
     }
+
+    fn largest_tensor(&self) -> Option<(u64, String)> {
+        Some((self.config.largest_weight_bytes(), "fc6's weight".into()))
+    }
 }
 
 fn rounds<B: AutodiffBackend>(bench: &Bench<'_>, device: &B::Device) {

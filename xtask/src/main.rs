@@ -13,6 +13,8 @@ mod synth;
 mod train;
 mod verify;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// ImageNet → AlexNet in Rust.
@@ -44,8 +46,24 @@ enum Command {
     GpuCheck(gpu_check::Args),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// Errors print as `error: what` and the chain of causes, one per line
+/// (not as anyhow's debug form, which adds a backtrace whenever
+/// RUST_BACKTRACE is set: noise for a bad input), with exit status 1.
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Synth(args) => synth::run(args),
         Command::Prep(args) => prep::run(args),
         Command::Verify(args) => verify::run(args),

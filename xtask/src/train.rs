@@ -125,8 +125,26 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
 /// Runs `cargo xtask train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = config(&args)?;
+    if !cfg.quiet {
+        let mut ordinals = cfg.devices.clone();
+        ordinals.dedup();
+        for o in ordinals {
+            eprintln!("device: {}", train::backend::describe(cfg.backend, o));
+        }
+    }
     let summary = train::train(&cfg, args.resume.as_deref())
         .with_context(|| format!("training on {}", cfg.data.display()))?;
+    if summary.steps_run == 0 {
+        println!(
+            "nothing to do: the run is at step {} after {} of {} epochs{}; raise --epochs{} to train further",
+            summary.global_step,
+            summary.epochs_done,
+            cfg.epochs,
+            cfg.max_steps
+                .map_or_else(String::new, |m| format!(" (--max-steps {m})")),
+            if cfg.max_steps.is_some() { " or --max-steps" } else { "" },
+        );
+    }
     if !cfg.quiet {
         print!("{}", summary.table());
     }
@@ -138,9 +156,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("checkpoint: {}", c.display());
     }
     println!(
-        "metrics:    {}\nplot:       {}",
-        summary.out.join(train::run_log::METRICS_FILE).display(),
-        summary.out.join(train::run_log::PLOT_FILE).display()
+        "metrics:    {}",
+        summary.out.join(train::run_log::METRICS_FILE).display()
     );
+    let plot = summary.out.join(train::run_log::PLOT_FILE);
+    if plot.is_file() {
+        println!("plot:       {}", plot.display());
+    }
     Ok(())
 }

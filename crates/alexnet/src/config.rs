@@ -292,4 +292,14 @@ impl AlexNetConfig {
         let [c, h, w] = self.validate().unwrap_or_else(|e| panic!("{e}"));
         c * h * w
     }
+
+    /// Bytes of the largest weight, fc6's (f32), which limits the devices
+    /// the whole model fits on (the split holds half of it per tower).
+    ///
+    /// # Panics
+    ///
+    /// If the configuration is invalid.
+    pub fn largest_weight_bytes(&self) -> u64 {
+        (self.feature_len() * self.fc_width * 4) as u64
+    }
 }

@@ -16,6 +16,12 @@ pub trait BackendJob {
     type Output;
     /// Runs on backend `B` with one device per requested ordinal.
     fn run<B: AutodiffBackend>(self, devices: Vec<B::Device>) -> Result<Self::Output>;
+
+    /// The largest tensor the job puts on one device (bytes, and what it
+    /// is), checked against the device's buffer limit before the job runs.
+    fn largest_tensor(&self) -> Option<(u64, String)> {
+        None
+    }
 }
 
 /// Runs `job` on backend `kind` with the devices `ordinals` name.
@@ -29,6 +35,10 @@ pub fn run_on<J: BackendJob>(kind: BackendKind, ordinals: &[usize], job: J) -> R
     if ordinals.is_empty() {
         return Err(TrainError::Config("no device given".into()));
     }
+    let fits = |job: &J| match job.largest_tensor() {
+        Some((bytes, what)) => check_fits(kind, ordinals, bytes, &what),
+        None => Ok(()),
+    };
     match kind {
         BackendKind::Cpu => {
             if let Some(&bad) = ordinals.iter().find(|&&o| o > 1) {
@@ -37,6 +47,7 @@ pub fn run_on<J: BackendJob>(kind: BackendKind, ordinals: &[usize], job: J) -> R
                      split on it), not device {bad}; use --backend cuda or wgpu for GPUs"
                 )));
             }
+            fits(&job)?;
             let devices = ordinals
                 .iter()
                 .map(|_| burn::backend::flex::FlexDevice)
@@ -46,6 +57,7 @@ pub fn run_on<J: BackendJob>(kind: BackendKind, ordinals: &[usize], job: J) -> R
         #[cfg(feature = "cuda")]
         BackendKind::Cuda => {
             crate::cuda_check::check_cuda(ordinals).map_err(TrainError::DeviceUnavailable)?;
+            fits(&job)?;
             let devices = ordinals
                 .iter()
                 .map(|&index| burn::backend::cuda::CudaDevice { index })
@@ -56,6 +68,7 @@ pub fn run_on<J: BackendJob>(kind: BackendKind, ordinals: &[usize], job: J) -> R
         BackendKind::Wgpu => {
             let devices =
                 crate::wgpu_probe::devices(ordinals).map_err(TrainError::DeviceUnavailable)?;
+            fits(&job)?;
             job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(devices)
         }
         #[allow(unreachable_patterns)]

@@ -1,6 +1,7 @@
 //! Checkpoints: a directory per checkpoint, made complete under a temporary
 //! name and renamed into place, then named by an atomically replaced
-//! `latest` file.
+//! `latest` file. `state.json` records the SHA-256 of the other two files,
+//! checked whenever a checkpoint is found.
 //!
 //! ```text
 //! OUT/checkpoints/step-00001234/model.safetensors   weights (grouped model)
@@ -9,8 +10,9 @@
 //! OUT/checkpoints/latest                            "step-00001234"
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use alexnet::{AlexNet, AlexNetConfig};
@@ -19,16 +21,19 @@ use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::atomic;
+use crate::fault;
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::metrics::TopK;
 use crate::net::{Classifier, Optim, param_ids};
 use crate::schedule::LrState;
 
-/// Version of the checkpoint layout.
-pub const CHECKPOINT_FORMAT: u32 = 1;
+/// Version of the checkpoint layout (2: `files` checksums; 1, without
+/// them, still loads).
+pub const CHECKPOINT_FORMAT: u32 = 2;
 /// Sub-directory of the output directory holding checkpoints.
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// File naming the newest complete checkpoint.
@@ -81,6 +86,10 @@ pub struct CheckpointState {
     pub param_ids: Vec<u64>,
     /// Whether this checkpoint was written at an epoch end.
     pub epoch_end: bool,
+    /// SHA-256 (hex) of the checkpoint's other files, by file name; filled
+    /// by [`save`].
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
 }
 
 /// A checkpoint found on disk.
@@ -117,12 +126,15 @@ pub fn save<B: AutodiffBackend, M: Classifier<B>>(
     }
     fs::create_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
 
+    fault::point("checkpoint.begin");
     let grouped = model.to_grouped(device);
     let weights = tmp.join(WEIGHTS_FILE);
     alexnet::safetensors::save(&grouped, &weights).map_err(|e| TrainError::Model {
         context: format!("writing {}", weights.display()),
         message: e.to_string(),
     })?;
+    let weights_sha = sha256_file(&weights)?;
+    fault::point("checkpoint.weights");
 
     let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
         .record(optim.to_record(), ())
@@ -131,27 +143,162 @@ pub fn save<B: AutodiffBackend, M: Classifier<B>>(
             reason: format!("cannot encode optimizer state: {e}"),
         })?;
     let optim_path = tmp.join(OPTIMIZER_FILE);
+    let optim_sha = imagenet_prep::atomic::hex(&Sha256::digest(&bytes));
     fs::write(&optim_path, bytes).map_err(TrainError::io(&optim_path))?;
+    fault::point("checkpoint.optimizer");
 
     let mut state = state.clone();
+    state.format = CHECKPOINT_FORMAT;
     state.param_ids = param_ids(model);
+    state.files = BTreeMap::from([
+        (WEIGHTS_FILE.to_string(), weights_sha),
+        (OPTIMIZER_FILE.to_string(), optim_sha),
+    ]);
     let json = serde_json::to_vec_pretty(&state).expect("state serialises");
     let state_path = tmp.join(STATE_FILE);
     fs::write(&state_path, json).map_err(TrainError::io(&state_path))?;
+    fault::point("checkpoint.state");
 
     atomic::sync_files_in(&tmp).map_err(TrainError::io(&tmp))?;
     atomic::sync_dir(&tmp).map_err(TrainError::io(&tmp))?;
-    if final_dir.exists() {
-        // Same step saved twice (a step checkpoint that is also an epoch
-        // end): the newer one carries the epoch-end state.
-        fs::remove_dir_all(&final_dir).map_err(TrainError::io(&final_dir))?;
-    }
-    fs::rename(&tmp, &final_dir).map_err(TrainError::io(&final_dir))?;
+    install(&tmp, &final_dir)?;
     atomic::sync_dir(&root).map_err(TrainError::io(&root))?;
+    fault::point("checkpoint.installed");
     let latest = root.join(LATEST_FILE);
     atomic::write_file(&latest, format!("{name}\n").as_bytes()).map_err(TrainError::io(&latest))?;
+    fault::point("checkpoint.latest");
     prune(&root, keep)?;
     Ok(final_dir)
+}
+
+/// Moves the complete checkpoint `tmp` to `dest`. If `dest` exists (the
+/// same step saved again: a step checkpoint that is also an epoch end, whose
+/// newer state carries the epoch end), the two are exchanged in one atomic
+/// rename and the old one removed, so `latest` never names a missing
+/// directory. Where the OS cannot exchange, the old one is removed first.
+fn install(tmp: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        if exchange(tmp, dest).is_ok() {
+            fault::point("checkpoint.exchanged");
+            return fs::remove_dir_all(tmp).map_err(TrainError::io(tmp));
+        }
+        fs::remove_dir_all(dest).map_err(TrainError::io(dest))?;
+    }
+    fs::rename(tmp, dest).map_err(TrainError::io(dest))
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (ca, cb) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Hex SHA-256 of a file's content.
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = fs::File::open(path).map_err(TrainError::io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(TrainError::io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(imagenet_prep::atomic::hex(&hasher.finalize()))
+}
+
+/// Checks the files of the checkpoint in `dir` against `state.files`.
+fn verify_files(dir: &Path, state: &CheckpointState) -> Result<()> {
+    for f in [WEIGHTS_FILE, OPTIMIZER_FILE] {
+        let path = dir.join(f);
+        if !path.is_file() {
+            return Err(TrainError::CorruptCheckpoint {
+                reason: format!("missing{}", older_hint(dir, state.global_step)),
+                path,
+            });
+        }
+        // Format 1 checkpoints carry no checksums.
+        let Some(want) = state.files.get(f) else {
+            if state.format >= 2 {
+                return Err(TrainError::CorruptCheckpoint {
+                    path: dir.join(STATE_FILE),
+                    reason: format!("records no checksum of {f}"),
+                });
+            }
+            continue;
+        };
+        let got = sha256_file(&path)?;
+        if &got != want {
+            return Err(TrainError::CorruptCheckpoint {
+                reason: format!(
+                    "SHA-256 {got} is not the {want} {STATE_FILE} records (truncated or altered \
+                     since it was saved){}",
+                    older_hint(dir, state.global_step)
+                ),
+                path,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Names the newest other checkpoint beside `dir`, older than `step`, for
+/// an error about `dir`.
+fn older_hint(dir: &Path, step: u64) -> String {
+    let Some(root) = dir.parent() else {
+        return String::new();
+    };
+    let older = fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let s: u64 = name.strip_prefix("step-")?.parse().ok()?;
+            (s < step && e.path().join(STATE_FILE).is_file()).then(|| (s, e.path()))
+        })
+        .max();
+    match older {
+        Some((_, p)) => format!(
+            "; an older checkpoint remains: resume with --resume {}",
+            p.display()
+        ),
+        None => String::new(),
+    }
+}
+
+/// Removes all but the newest `keep` checkpoints of the run in `out`, and
+/// what a killed save left (`.tmp-*`); a resumed run starts with this, so a
+/// kill between a save and its pruning leaves nothing behind for long.
+pub fn tidy(out: &Path, keep: usize) -> Result<()> {
+    let root = out.join(CHECKPOINTS_DIR);
+    if root.is_dir() {
+        prune(&root, keep)?;
+    }
+    Ok(())
 }
 
 /// Removes all but the newest `keep` checkpoints (and stale temporaries).
@@ -194,7 +341,11 @@ pub fn find(path: &Path) -> Result<Checkpoint> {
         if !dir.join(STATE_FILE).is_file() {
             return Err(TrainError::CorruptCheckpoint {
                 path: latest,
-                reason: format!("names `{}`, which holds no {STATE_FILE}", name.trim()),
+                reason: format!(
+                    "names `{}`, which holds no {STATE_FILE}{}",
+                    name.trim(),
+                    older_hint(&dir, u64::MAX)
+                ),
             });
         }
         dir
@@ -204,25 +355,18 @@ pub fn find(path: &Path) -> Result<Checkpoint> {
     let state: CheckpointState =
         serde_json::from_str(&text).map_err(|e| TrainError::CorruptCheckpoint {
             path: state_path.clone(),
-            reason: e.to_string(),
+            reason: format!("{e}{}", older_hint(&dir, u64::MAX)),
         })?;
-    if state.format != CHECKPOINT_FORMAT {
+    if !(1..=CHECKPOINT_FORMAT).contains(&state.format) {
         return Err(TrainError::CorruptCheckpoint {
             path: state_path,
             reason: format!(
-                "checkpoint format {} is not the supported {CHECKPOINT_FORMAT}",
+                "checkpoint format {} is not one this build reads (1 to {CHECKPOINT_FORMAT})",
                 state.format
             ),
         });
     }
-    for f in [WEIGHTS_FILE, OPTIMIZER_FILE] {
-        if !dir.join(f).is_file() {
-            return Err(TrainError::CorruptCheckpoint {
-                path: dir.join(f),
-                reason: "missing".into(),
-            });
-        }
-    }
+    verify_files(&dir, &state)?;
     Ok(Checkpoint { dir, state })
 }
 

@@ -108,6 +108,26 @@ pub enum TrainError {
     /// does not exist (what is missing, what to do).
     #[error("{0}")]
     DeviceUnavailable(String),
+    /// Another process holds the output directory (or output file).
+    #[error(transparent)]
+    Locked(#[from] imagenet_prep::lock::LockError),
+    /// A checkpoint could not be written (a full disk, most often); the
+    /// older checkpoints are untouched.
+    #[error(
+        "writing the checkpoint of step {step} failed: {source}; {}",
+        match last_checkpoint {
+            Some(p) => format!("the last good checkpoint is {} (resume from it once there is room)", p.display()),
+            None => "no checkpoint had been written yet".to_string(),
+        }
+    )]
+    CheckpointSave {
+        /// The step being saved.
+        step: u64,
+        /// Why it failed.
+        source: Box<TrainError>,
+        /// The newest complete checkpoint.
+        last_checkpoint: Option<PathBuf>,
+    },
     /// A bad setting.
     #[error("invalid configuration: {0}")]
     Config(String),

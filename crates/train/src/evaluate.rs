@@ -8,7 +8,7 @@ use std::sync::Arc;
 use alexnet::{AlexNet, AlexNetConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use crate::atomic;
+use crate::atomic::PendingFile;
 use crate::backend::BackendJob;
 use crate::checkpoint;
 use crate::config::BackendKind;
@@ -122,16 +122,46 @@ impl EvalReport {
 }
 
 /// Evaluates as `cfg` says; writes the CSV if asked.
+///
+/// Everything that can be checked before the (possibly hours-long) pass
+/// over the val set is: the batch size, the CSV's destination (claimed
+/// now, written at the end), the checkpoint and its checksums, the device.
 pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
-    let report = crate::backend::run_on(cfg.backend, &[cfg.device], Job(cfg))?;
-    if let Some(path) = &cfg.csv {
-        atomic::write_file(path, report.csv().as_bytes()).map_err(TrainError::io(path))?;
+    if cfg.batch_size == 0 {
+        return Err(TrainError::Config("--batch-size must be positive".into()));
+    }
+    let csv = cfg.csv.as_deref().map(PendingFile::create).transpose()?;
+    let source = match &cfg.weights {
+        WeightsSource::Checkpoint(path) => Source::Checkpoint(checkpoint::find(path)?),
+        WeightsSource::Torchvision(path) => Source::Torchvision(path.clone()),
+    };
+    let report = crate::backend::run_on(cfg.backend, &[cfg.device], Job { cfg, source })?;
+    if let Some(csv) = csv {
+        csv.commit(report.csv().as_bytes())?;
     }
     Ok(report)
 }
 
+/// The weights, resolved.
+enum Source {
+    Checkpoint(checkpoint::Checkpoint),
+    Torchvision(PathBuf),
+}
+
+impl Source {
+    fn model_config(&self) -> AlexNetConfig {
+        match self {
+            Source::Checkpoint(c) => c.state.model_config.clone(),
+            Source::Torchvision(_) => AlexNetConfig::torchvision(1000),
+        }
+    }
+}
+
 /// [`evaluate`] as a job for whichever backend the configuration names.
-struct Job<'a>(&'a EvalConfig);
+struct Job<'a> {
+    cfg: &'a EvalConfig,
+    source: Source,
+}
 
 impl BackendJob for Job<'_> {
     type Output = EvalReport;
@@ -140,13 +170,18 @@ impl BackendJob for Job<'_> {
             .into_iter()
             .next()
             .expect("run_on gives one device per ordinal");
-        run::<B::InnerBackend>(self.0, device)
+        run::<B::InnerBackend>(self.cfg, &self.source, device)
+    }
+
+    fn largest_tensor(&self) -> Option<(u64, String)> {
+        let bytes = self.source.model_config().largest_weight_bytes();
+        Some((bytes, "fc6's weight".into()))
     }
 }
 
-fn run<B: Backend>(cfg: &EvalConfig, device: B::Device) -> Result<EvalReport> {
+fn run<B: Backend>(cfg: &EvalConfig, source: &Source, device: B::Device) -> Result<EvalReport> {
     let set = Arc::new(ShardSet::open(&cfg.data, SplitName::Val)?);
-    let (model, mean, scale) = load_model::<B>(&cfg.weights, set.num_classes(), &device)?;
+    let (model, mean, scale) = load_model::<B>(source, set.num_classes(), &device)?;
     let view = if cfg.ten_crop {
         EvalView::TenCrop
     } else {
@@ -157,7 +192,7 @@ fn run<B: Backend>(cfg: &EvalConfig, device: B::Device) -> Result<EvalReport> {
         crop: model.config.input_size(),
         mean,
         scale,
-        batch_size: cfg.batch_size.max(1),
+        batch_size: cfg.batch_size,
         workers: cfg.workers,
     };
     let bar = progress_bar(set.len() as u64, cfg.quiet);
@@ -171,13 +206,12 @@ fn run<B: Backend>(cfg: &EvalConfig, device: B::Device) -> Result<EvalReport> {
 
 /// Loads the network and the input normalisation it was trained with.
 fn load_model<B: Backend>(
-    source: &WeightsSource,
+    source: &Source,
     num_classes: usize,
     device: &B::Device,
 ) -> Result<(AlexNet<B>, MeanMode, f32)> {
     match source {
-        WeightsSource::Checkpoint(path) => {
-            let ckpt = checkpoint::find(path)?;
+        Source::Checkpoint(ckpt) => {
             let classes = ckpt.state.dataset.num_classes;
             if classes != num_classes {
                 return Err(TrainError::BadData {
@@ -191,7 +225,7 @@ fn load_model<B: Backend>(
             let (mean, scale) = (crate::data::mean_mode(aug.mean), aug.scale);
             Ok((ckpt.load_weights(device)?, mean, scale))
         }
-        WeightsSource::Torchvision(path) => {
+        Source::Torchvision(path) => {
             let config = AlexNetConfig::torchvision(num_classes);
             let model = load_torchvision(&config, path, device)?;
             // torchvision normalises (x/255 − mean)/std with std ≈ 0.226 in

@@ -19,6 +19,7 @@ pub mod data;
 pub mod demo;
 pub mod error;
 pub mod evaluate;
+pub mod fault;
 pub mod gpu_check;
 pub mod loader;
 pub mod metrics;

@@ -30,6 +30,8 @@ impl MetricsLog {
     pub fn open(out: &Path, keep_until_step: u64) -> Result<Self> {
         let path = out.join(METRICS_FILE);
         let mut records = Vec::new();
+        // Kept lines are copied as they were written, never re-serialised.
+        let mut text = String::new();
         if keep_until_step > 0
             && let Ok(f) = File::open(&path)
         {
@@ -40,13 +42,10 @@ impl MetricsLog {
                     && r.step() <= keep_until_step
                 {
                     records.push(r);
+                    text.push_str(&line);
+                    text.push('\n');
                 }
             }
-        }
-        let mut text = String::new();
-        for r in &records {
-            text.push_str(&serde_json::to_string(r).expect("record serialises"));
-            text.push('\n');
         }
         atomic::write_file(&path, text.as_bytes()).map_err(TrainError::io(&path))?;
         let file = OpenOptions::new()
@@ -168,5 +167,33 @@ mod tests {
         let log = MetricsLog::open(dir.path(), 0).unwrap();
         assert!(log.records.is_empty());
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
+    }
+
+    #[test]
+    fn kept_lines_and_values_survive_a_reopen_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(METRICS_FILE);
+        // The value a default serde_json parse rounded to ...468 (issue #13).
+        let loss = 3.5706288814544678_f64;
+        let mut log = MetricsLog::open(dir.path(), 0).unwrap();
+        for s in 1..=3 {
+            log.push(MetricRecord::Step {
+                epoch: 0,
+                step: s,
+                loss,
+                lr: 0.01,
+                images_per_sec: 1234.567890123,
+            })
+            .unwrap();
+        }
+        drop(log);
+        let before = std::fs::read_to_string(&p).unwrap();
+        let log = MetricsLog::open(dir.path(), 3).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), before);
+        let MetricRecord::Step { loss: back, .. } = log.records[0] else {
+            panic!("a step record");
+        };
+        assert_eq!(back.to_bits(), loss.to_bits());
+        assert!(before.contains("3.5706288814544678"), "{before}");
     }
 }
