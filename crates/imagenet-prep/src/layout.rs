@@ -973,13 +973,13 @@ fn folders(
                 devkit: input.join(DEVKIT_TGZ),
             });
         }
-        None => classes_from_wnids(
-            train_classes
-                .iter()
-                .chain(val_classes.iter())
-                .flatten()
-                .map(|(w, _)| w.clone()),
-        ),
+        None => folder_classes(
+            &train_dir,
+            &val_dir,
+            train_classes.as_deref(),
+            val_classes.as_deref(),
+            skip,
+        )?,
     };
     let index = index_of(&classes);
     let mut sources = Vec::new();
@@ -1029,6 +1029,55 @@ fn folders(
         sources,
         val_missing,
     })
+}
+
+/// The classes of the folders layout without a devkit: the class folders of
+/// `train/` in sorted order (torchvision's `ImageFolder` numbering), also
+/// when only `val/` is prepared, so that validation labels always agree
+/// with training. A `val/<class>/` with images but no training images
+/// (`train/<class>/` missing or empty) is refused by name: it has no index
+/// that agrees with training, and numbering the union of both folders would
+/// shift every later class. Without class folders in `train/`, the `val/`
+/// folders are the classes.
+fn folder_classes(
+    train_dir: &Path,
+    val_dir: &Path,
+    train: Option<&[ClassFiles]>,
+    val: Option<&[ClassFiles]>,
+    skip: Option<&Path>,
+) -> Result<Vec<ClassInfo>, PrepError> {
+    let listed;
+    let train = match train {
+        Some(t) => t,
+        None if train_dir.is_dir() && list_dir(train_dir, skip)?.iter().any(|(_, _, d)| *d) => {
+            listed = class_dirs(train_dir, skip)?;
+            &listed
+        }
+        None => {
+            let val = val.unwrap_or_default();
+            return Ok(classes_from_wnids(val.iter().map(|(w, _)| w.clone())));
+        }
+    };
+    let trained: HashMap<&str, bool> = train
+        .iter()
+        .map(|(w, files)| (w.as_str(), !files.is_empty()))
+        .collect();
+    for (wnid, files) in val.unwrap_or_default() {
+        if !files.is_empty() && trained.get(wnid.as_str()) != Some(&true) {
+            return Err(PrepError::NotIlsvrc {
+                path: val_dir.join(wnid),
+                detail: format!(
+                    "this validation class has no training images ({} is missing or empty). \
+                     Without the devkit the classes are numbered by the class folders of {}, so \
+                     it has no index that agrees with training; add its training images, remove \
+                     the folder, or put {DEVKIT_TGZ} beside train/ and val/",
+                    train_dir.join(wnid).display(),
+                    train_dir.display()
+                ),
+            });
+        }
+    }
+    Ok(classes_from_wnids(train.iter().map(|(w, _)| w.clone())))
 }
 
 fn kaggle(

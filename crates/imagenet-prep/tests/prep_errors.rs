@@ -377,3 +377,51 @@ fn a_split_whose_every_image_is_rejected_fails_even_with_skip_bad() {
         ],
     );
 }
+
+#[test]
+fn a_val_class_without_training_images_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sc = synth_cfg(SynthLayout::Folders, 3, 2, 1);
+    sc.val_by_class = true;
+    let (input, _) = synth(tmp.path(), &sc);
+    // Without the devkit, the class folders number the classes.
+    std::fs::remove_file(input.join("ILSVRC2012_devkit_t12.tar.gz")).unwrap();
+    let out = tmp.path().join("out");
+    let s = prepare(&cfg(&input, &out)).unwrap();
+    assert_eq!((s.train_images, s.val_images), (6, 3));
+    let trained = read_manifest(&out).unwrap().classes;
+
+    // A validation class sorting before all others, with no train folder:
+    // numbering train ∪ val would shift every training class by one.
+    let image = std::fs::read_dir(input.join("val"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .and_then(|d| std::fs::read_dir(d).unwrap().next())
+        .unwrap()
+        .unwrap()
+        .path();
+    let extra = input.join("val").join("n00000001");
+    std::fs::create_dir(&extra).unwrap();
+    std::fs::copy(&image, extra.join("x.JPEG")).unwrap();
+    for splits in [None, Some(vec![imagenet_prep::SplitName::Val])] {
+        let mut c = cfg(&input, &out);
+        c.splits = splits;
+        let e = expect_err(
+            &c,
+            &["val/n00000001", "no training images", "train/n00000001"],
+        );
+        assert!(matches!(e, PrepError::NotIlsvrc { .. }), "{e:?}");
+    }
+    // An empty train folder of that name is no better.
+    std::fs::create_dir(input.join("train").join("n00000001")).unwrap();
+    expect_err(&cfg(&input, &out), &["val/n00000001", "no training images"]);
+
+    // Removed again: val alone is labelled with the training numbering.
+    std::fs::remove_dir_all(&extra).unwrap();
+    std::fs::remove_dir(input.join("train").join("n00000001")).unwrap();
+    let mut c = cfg(&input, &out);
+    c.splits = Some(vec![imagenet_prep::SplitName::Val]);
+    prepare(&c).unwrap();
+    assert_eq!(read_manifest(&out).unwrap().classes, trained);
+}
