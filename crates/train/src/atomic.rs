@@ -44,9 +44,9 @@ impl PendingFile {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let name = dest.file_name().ok_or_else(|| {
-            TrainError::Config(format!("{} names no file", dest.display()))
-        })?;
+        let name = dest
+            .file_name()
+            .ok_or_else(|| TrainError::Config(format!("{} names no file", dest.display())))?;
         if dest.is_dir() {
             return Err(TrainError::Config(format!(
                 "{} is a directory; give a file name",

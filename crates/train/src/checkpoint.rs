@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::atomic;
-use crate::fault;
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::fault;
 use crate::metrics::TopK;
 use crate::net::{Classifier, Optim, param_ids};
 use crate::schedule::LrState;

@@ -132,7 +132,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
     }
     let csv = cfg.csv.as_deref().map(PendingFile::create).transpose()?;
     let source = match &cfg.weights {
-        WeightsSource::Checkpoint(path) => Source::Checkpoint(checkpoint::find(path)?),
+        WeightsSource::Checkpoint(path) => Source::Checkpoint(Box::new(checkpoint::find(path)?)),
         WeightsSource::Torchvision(path) => Source::Torchvision(path.clone()),
     };
     let report = crate::backend::run_on(cfg.backend, &[cfg.device], Job { cfg, source })?;
@@ -144,7 +144,8 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
 
 /// The weights, resolved.
 enum Source {
-    Checkpoint(checkpoint::Checkpoint),
+    // Boxed: a checkpoint carries its whole state (clippy: large_enum_variant).
+    Checkpoint(Box<checkpoint::Checkpoint>),
     Torchvision(PathBuf),
 }
 

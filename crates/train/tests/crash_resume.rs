@@ -164,6 +164,9 @@ fn killed_anywhere_resume_ends_bitwise_identical() {
             "{crashes:?}: the optimizer state differs (weights one step later)"
         );
         assert_eq!(got.metrics, want.metrics, "{crashes:?}: metrics differ");
-        assert_eq!(got.checkpoints, want.checkpoints, "{crashes:?}: kept checkpoints");
+        assert_eq!(
+            got.checkpoints, want.checkpoints,
+            "{crashes:?}: kept checkpoints"
+        );
     }
 }

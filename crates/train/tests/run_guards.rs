@@ -94,7 +94,10 @@ fn a_damaged_checkpoint_is_caught_and_points_to_the_older_one() {
     bytes[mid] ^= 1;
     std::fs::write(&o, &bytes).unwrap();
     let msg = train(&cfg, Some(&out)).unwrap_err().to_string();
-    assert!(msg.contains("optimizer.mpk") && msg.contains("SHA-256"), "{msg}");
+    assert!(
+        msg.contains("optimizer.mpk") && msg.contains("SHA-256"),
+        "{msg}"
+    );
     // Evaluation reads through the same check.
     let eval = EvalConfig::new(data.clone(), WeightsSource::Checkpoint(out.clone()));
     let msg = train::evaluate(&eval).unwrap_err().to_string();

@@ -150,7 +150,7 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
             if !at_epoch_end
                 && cfg
                     .checkpoint_every
-                    .is_some_and(|k| self.st.global_step % k == 0)
+                    .is_some_and(|k| self.st.global_step.is_multiple_of(k))
             {
                 self.st.epoch_seconds = self.epoch_start.elapsed().as_secs_f64();
                 self.save(&model)?;

@@ -61,10 +61,10 @@ impl Saver {
         }
         let dir = checkpoint::save::<B, M>(&self.out, st, model, optim, device, KEEP_CHECKPOINTS)
             .map_err(|e| TrainError::CheckpointSave {
-                step: st.global_step,
-                source: Box::new(e),
-                last_checkpoint: self.last.clone(),
-            })?;
+            step: st.global_step,
+            source: Box::new(e),
+            last_checkpoint: self.last.clone(),
+        })?;
         self.last = Some(dir);
         self.saved_step = Some(st.global_step);
         Ok(true)
