@@ -20,9 +20,37 @@ enum Which {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    match args.which {
+    let watch = crate::machine_load::Watch::start();
+    let result = match args.which {
         Which::Prep(a) => crate::bench_prep::run(a),
         Which::Loader(a) => crate::bench_loader::run(a),
         Which::Model(a) => crate::bench_model::run(a),
+    };
+    println!();
+    watch.finish();
+    result
+}
+
+/// The median of `xs` (the mean of the middle two for an even count); NaN
+/// when empty. Every benchmark reports medians: robust to the odd slow
+/// iteration a shared machine produces.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(super::median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(super::median(&[]).is_nan());
     }
 }

@@ -13,6 +13,8 @@ use burn::tensor::backend::AutodiffBackend;
 use train::backend::{BackendJob, run_on};
 use train::config::BackendKind;
 
+use crate::bench::median;
+
 /// Options of `bench model`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -52,16 +54,6 @@ pub struct Args {
 struct Samples {
     forward: Vec<f64>,
     train: Vec<f64>,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[v.len() / 2]
-    }
 }
 
 pub fn run(args: Args) -> Result<()> {

@@ -11,6 +11,8 @@ use imagenet_prep::decode::{DEFAULT_MAX_PIXELS, decode_rgb, sniff};
 use imagenet_prep::resize::with_thread_crop;
 use rayon::prelude::*;
 
+use crate::bench::median;
+
 /// Arguments of `cargo xtask bench prep`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,16 +49,6 @@ struct Row {
 }
 
 const PILLOW: &str = "pillow (no draft)";
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
 
 fn load(dir: &Path, limit: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -242,13 +234,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = ratios.iter().copied().fold(0.0, f64::max);
                 (
-                    format!("{:.2}x", median(ratios)),
+                    format!("{:.2}x", median(&ratios)),
                     format!("{lo:.2}-{hi:.2}x"),
                 )
             }
             None => ("-".into(), "-".into()),
         };
-        let rate = median(r.rates.clone());
+        let rate = median(&r.rates);
         println!(
             "| {} | {} | {:.0} | {:.0} | {} | {} |",
             r.name,

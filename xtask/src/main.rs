@@ -8,6 +8,7 @@ mod bench_prep;
 mod demo;
 mod evaluate;
 mod gpu_check;
+mod machine_load;
 mod prep;
 mod synth;
 mod train;

@@ -142,7 +142,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cfg.epochs,
             cfg.max_steps
                 .map_or_else(String::new, |m| format!(" (--max-steps {m})")),
-            if cfg.max_steps.is_some() { " or --max-steps" } else { "" },
+            if cfg.max_steps.is_some() {
+                " or --max-steps"
+            } else {
+                ""
+            },
         );
     }
     if !cfg.quiet {
