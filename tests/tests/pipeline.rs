@@ -7,8 +7,13 @@ use train::config::{ModelKind, TrainConfig};
 use train::metrics::MetricRecord;
 use train::{EvalConfig, LrSchedule, WeightsSource, evaluate, train};
 
+/// burn's CPU backend has one process-wide RNG (dropout masks): trainings
+/// in one test binary take turns so that each run's draws are its own.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn synth_prep_train_evaluate() {
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
     let shards = dir.path().join("shards");
@@ -84,4 +89,110 @@ fn synth_prep_train_evaluate() {
             assert!((r.top1_error - v1).abs() < 1e-9, "{} vs {v1}", r.top1_error);
         }
     }
+}
+
+/// Where the golden hashes and losses live.
+const GOLDEN: &str = "golden/pipeline.json";
+
+/// Pins what the pipeline produces: synth with a fixed seed (oddities
+/// included: CMYK, PNG, greyscale, progressive) → prep → SHA-256 of every
+/// `.npy` it writes, and the per-step losses of a short training run on
+/// them. Code may move freely as long as these stay the same; when pixels
+/// change on purpose, `PIPELINE_VERSION` must change too (a resumed prep
+/// would otherwise mix shards of two pipelines), and the new values are
+/// recorded with `GOLDEN_UPDATE=1 cargo test --release -p e2e --test pipeline golden`.
+#[test]
+fn golden_shards_and_losses() {
+    use sha2::{Digest, Sha256};
+    use std::collections::BTreeMap;
+
+    let _turn = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    let shards = dir.path().join("shards");
+    let synth = SynthConfig {
+        classes: 5,
+        train_per_class: 8,
+        val_per_class: 2,
+        min_side: 60,
+        max_side: 140,
+        seed: 20261203,
+        oddities: true,
+        ..SynthConfig::default()
+    };
+    synthesize(&synth, &raw).unwrap();
+    let mut prep = PrepConfig::new(raw, shards.clone());
+    prep.size = 72;
+    prep.shard_size = 16;
+    prep.quiet = true;
+    prepare(&prep).unwrap();
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(&shards).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".npy") {
+            let digest = Sha256::digest(std::fs::read(&path).unwrap());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            files.insert(name, hex);
+        }
+    }
+
+    let mut cfg = TrainConfig::paper(shards, dir.path().join("run"));
+    cfg.model = ModelKind::Tiny;
+    cfg.batch_size = 8;
+    cfg.val_batch_size = 8;
+    cfg.epochs = 1;
+    cfg.max_steps = Some(4);
+    cfg.workers = 2;
+    cfg.seed = 7;
+    cfg.quiet = true;
+    let losses: Vec<f64> = train(&cfg, None)
+        .unwrap()
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            MetricRecord::Step { loss, .. } => Some(*loss),
+            _ => None,
+        })
+        .collect();
+    let got = serde_json::json!({
+        "pipeline_version": imagenet_prep::prep::PIPELINE_VERSION,
+        "files": files,
+        "losses": losses,
+    });
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    if std::env::var_os("GOLDEN_UPDATE").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+        return;
+    }
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; record it with GOLDEN_UPDATE=1", path.display())),
+    )
+    .unwrap();
+    let same_version = want["pipeline_version"] == got["pipeline_version"];
+    if want["files"] != got["files"] {
+        assert!(
+            !same_version,
+            "prep's output changed but PIPELINE_VERSION did not: bump it in \
+             crates/imagenet-prep/src/prep.rs (a resumed prep would mix shards of two \
+             pipelines), then record the new hashes with GOLDEN_UPDATE=1.\nwant {}\ngot  {}",
+            want["files"], got["files"]
+        );
+        panic!(
+            "PIPELINE_VERSION changed and the shards with it: if that is meant, record them with \
+             GOLDEN_UPDATE=1"
+        );
+    }
+    assert!(
+        same_version,
+        "PIPELINE_VERSION changed but the pixels did not: record it with GOLDEN_UPDATE=1"
+    );
+    assert_eq!(
+        want["losses"], got["losses"],
+        "the training losses of the golden run changed (same shards): something moved the \
+         model, the loader or the optimizer"
+    );
 }
