@@ -67,8 +67,9 @@ impl Watch {
                 );
                 if l[0] > BUSY_LOAD_PER_CORE * cores as f64 {
                     println!(
-                        "warning: the machine is busy (1-minute load {:.2} on {cores} cores): \
-                         ratios measured now are unreliable; wait until `uptime` shows it at rest",
+                        "warning: 1-minute load {:.2} on {cores} cores: something runs now or ran \
+                         moments ago; the CPU time of other processes measured at the end says \
+                         whether it disturbed this run",
                         l[0]
                     );
                 }
@@ -105,13 +106,17 @@ impl Watch {
 }
 
 impl Report {
-    /// Whether the run's numbers should be distrusted.
+    /// Whether the run's numbers should be distrusted: other processes
+    /// took a noticeable share of the CPU while it ran (or, where that
+    /// cannot be measured, the load was high when it started). The load
+    /// average alone would also flag a build that ended just before.
     pub fn busy(&self) -> bool {
-        self.load_before
-            .is_some_and(|l| l[0] > BUSY_LOAD_PER_CORE * self.cores as f64)
-            || self
-                .others_fraction
-                .is_some_and(|f| f > BUSY_OTHERS_FRACTION)
+        match self.others_fraction {
+            Some(f) => f > BUSY_OTHERS_FRACTION,
+            None => self
+                .load_before
+                .is_some_and(|l| l[0] > BUSY_LOAD_PER_CORE * self.cores as f64),
+        }
     }
 
     fn print(&self) {
@@ -209,6 +214,24 @@ mod tests {
         );
         let me = "4242 (x task (1)) R 1 2 3 4 5 6 7 8 9 10 150 50 30 20 0 0 1 0";
         assert_eq!(parse_self_stat(me), Some(2.5));
+    }
+
+    #[test]
+    fn busy_means_others_took_cpu() {
+        let r = |load: f64, others: Option<f64>| Report {
+            load_before: Some([load, load, load]),
+            load_after: None,
+            others_cpu_seconds: others.map(|f| f * 20.0),
+            others_fraction: others,
+            seconds: 10.0,
+            cores: 2,
+        };
+        assert!(r(0.0, Some(0.2)).busy());
+        // A build that ended just before leaves a load average but took
+        // no CPU from the run.
+        assert!(!r(3.0, Some(0.01)).busy());
+        assert!(r(3.0, None).busy());
+        assert!(!r(0.1, None).busy());
     }
 
     #[test]
