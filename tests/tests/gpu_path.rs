@@ -293,7 +293,7 @@ fn the_acceptance_check_runs_and_passes_on_wgpu() {
         "tiny lrn1 backward",
         "tiny pool5",
         "tiny fc8",
-        "tiny training, steps 1-5",
+        "tiny training, steps 1-3",
         "tiny training, 24 steps",
         "split on devices 0,0",
         "result: PASS",

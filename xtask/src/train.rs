@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use train::config::{AugmentSettings, BackendKind, MeanKind, ModelKind, TrainConfig};
+use train::config::{AugmentSettings, BackendKind, MeanKind, ModelKind, TrainConfig, recipe};
 use train::schedule::LrSchedule;
 
 /// Train AlexNet on prepared shards (the paper's recipe by default).
@@ -26,26 +26,26 @@ pub struct Args {
     #[arg(long, default_value = "0", value_delimiter = ',')]
     devices: Vec<usize>,
     /// Epochs in total.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = recipe::EPOCHS)]
     epochs: u64,
     /// Images per SGD step.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = recipe::BATCH_SIZE)]
     batch_size: usize,
     /// Initial learning rate.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = recipe::LR)]
     lr: f64,
     /// Momentum (dampening is 0, as in the paper).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = recipe::MOMENTUM)]
     momentum: f64,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = recipe::WEIGHT_DECAY)]
     weight_decay: f64,
     /// `plateau[:PATIENCE]` (÷10 when val top-1 error stops improving) or
     /// `step:E1,E2,...` (÷10 after those epochs).
-    #[arg(long, default_value = "plateau:3")]
+    #[arg(long, default_value_t = format!("plateau:{}", recipe::PLATEAU_PATIENCE))]
     lr_schedule: String,
     /// Most learning-rate drops for `plateau`.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = recipe::MAX_LR_DROPS)]
     max_drops: u32,
     /// Seed of initialisation, shuffling, augmentation and dropout.
     #[arg(long, default_value_t = 0)]
@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long, default_value = "image")]
     mean: MeanKind,
     /// Standard deviation of PCA lighting (0 disables).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = recipe::PCA_STD)]
     pca_std: f32,
     /// Centre crops instead of random crops.
     #[arg(long)]
@@ -81,7 +81,7 @@ pub struct Args {
     #[arg(long)]
     workers: Option<usize>,
     /// Batch size for validation.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = recipe::VAL_BATCH_SIZE)]
     val_batch_size: usize,
     /// No progress bar or per-epoch lines.
     #[arg(long)]

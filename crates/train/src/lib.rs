@@ -6,7 +6,6 @@
 //!   epoch, checkpoints with exact resume, `metrics.jsonl` and a plot.
 //! - [`evaluate()`] scores a checkpoint or torchvision weights on the val
 //!   shards (centre crop or ten crops), with per-class results.
-//! - [`demo`] runs synth → prep → train → evaluate on a small dataset.
 //!
 //! The formats and the recipe are described in `docs/TRAINING.md`.
 
@@ -16,7 +15,6 @@ pub mod checkpoint;
 pub mod config;
 pub mod cuda_check;
 pub mod data;
-pub mod demo;
 pub mod error;
 pub mod evaluate;
 pub mod fault;
