@@ -1,10 +1,15 @@
 //! Local response normalisation in the paper's form (Section 3.3).
 
+mod cpu;
+mod op;
+mod tensor_ops;
+#[cfg(test)]
+mod tests;
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::module::avg_pool2d;
 
 /// Configuration of [`LocalResponseNorm`].
 ///
@@ -52,14 +57,22 @@ impl LocalResponseNormConfig {
             alpha: self.alpha,
             beta: self.beta,
             k: self.k,
-            groups: self.groups.max(1),
+            groups: self.groups,
         }
     }
 }
 
 /// Local response normalisation across channels (see
-/// [`LocalResponseNormConfig`] for the formula). Built from differentiable
-/// tensor ops (square, an average pool over channels, `powf`, divide), so burn's autodiff gives its exact gradient.
+/// [`LocalResponseNormConfig`] for the formula).
+///
+/// One operation with its analytic backward: the forward computes
+/// `d = k + alpha * window sum of a^2` and `b = a * d^-beta` and keeps only
+/// `a`, `d^-beta` and `d^(-beta-1)`; the backward is
+/// `da_i = g_i d_i^-beta - 2 alpha beta a_i * sum_{j : i in window(j)} g_j a_j d_j^(-beta-1)`.
+/// On flex it is one loop over the channel rows each way; on the GPU
+/// backends burn tensor ops. On an autodiff backend other than
+/// `Autodiff<Flex | Cuda | Wgpu>` the same forward is built from tensor ops
+/// and burn differentiates it (exact, just more intermediates).
 #[derive(Module, Clone, Debug)]
 pub struct LocalResponseNorm {
     /// Channels in the window.
@@ -81,26 +94,13 @@ impl LocalResponseNorm {
     ///
     /// If `C` is not divisible by `groups`.
     pub fn forward<B: Backend>(&self, input: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [n, c, h, w] = input.dims();
+        let c = input.dims()[1];
         assert!(
-            c % self.groups == 0,
+            c.is_multiple_of(self.groups),
             "LRN: {c} channels are not divisible by {} groups",
             self.groups
         );
-        let cg = c / self.groups;
-        // Channels become the height of a one-channel image per (sample,
-        // group), so the window sum is a single average pool (with zero
-        // padding counted, i.e. sum / size) whose backward is burn's own.
-        let sq: Tensor<B, 4> = input
-            .clone()
-            .square()
-            .reshape([n * self.groups, 1, cg, h * w]);
-        let avg = window_mean(sq, self.size);
-        let base = avg
-            .mul_scalar(self.alpha * self.size as f64)
-            .add_scalar(self.k)
-            .reshape([n, c, h, w]);
-        input / base.powf_scalar(self.beta)
+        op::lrn(input, &self.params())
     }
 
     /// The configuration this module was built from.
@@ -113,20 +113,20 @@ impl LocalResponseNorm {
             groups: self.groups,
         }
     }
-}
 
-/// Mean over a window of `size` rows of `[B, 1, C, L]` (zeros outside, so
-/// `size` times this is the window sum). An even window reaches one row
-/// further back than forward.
-fn window_mean<B: Backend>(x: Tensor<B, 4>, size: usize) -> Tensor<B, 4> {
-    let before = size / 2;
-    let after = size - 1 - before;
-    if before == after {
-        return avg_pool2d(x, [size, 1], [1, 1], [before, 0], true, false);
+    fn params(&self) -> op::Params {
+        // Fields are public: a hand-built module may hold a zero size that
+        // `init` would have raised to 1 (a zero `groups` fails `forward`'s
+        // divisibility check first).
+        let size = self.size.max(1);
+        let before = size / 2;
+        op::Params {
+            before,
+            after: size - 1 - before,
+            alpha: self.alpha,
+            beta: self.beta,
+            k: self.k,
+            groups: self.groups,
+        }
     }
-    let [b, _, _, l] = x.dims();
-    let device = x.device();
-    let zeros = |rows| Tensor::zeros([b, 1, rows, l], &device);
-    let padded = Tensor::cat(vec![zeros(before), x, zeros(after)], 2);
-    avg_pool2d(padded, [size, 1], [1, 1], [0, 0], true, false)
 }
