@@ -35,7 +35,7 @@ pub const MEAN_IMAGE_FILE: &str = "mean_image.npy";
 
 /// Changes whenever decoding or resizing changes the pixels, so that a
 /// resumed run never mixes shards made by different code. The golden test
-/// (`tests/tests/pipeline.rs`) fails when the shards' hashes change while
+/// (`tests/tests/integration/pipeline.rs`) fails when the shards' hashes change while
 /// this stays the same. 3: Y, Cb and Cr resized as planes (d1301b0).
 pub const PIPELINE_VERSION: &str = "jpeg-planes+zune-jpeg+png/fir-bilinear-crop/tv-geometry/3";
 

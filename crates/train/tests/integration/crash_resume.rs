@@ -7,7 +7,7 @@
 //! [`crash_child`]) that aborts at a `train::fault` point: no destructors,
 //! no flushing, its file lock dropped by the kernel, as after kill -9.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -54,10 +54,17 @@ fn crash_child() {
     run_to_end(Path::new(&data), Path::new(&out));
 }
 
+/// `crash_child`'s name as the test harness lists it: its module path
+/// without the binary's crate name.
+fn child_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::crash_child")
+}
+
 /// Runs the training in a child that must abort at `point`.
 fn crash_at(data: &Path, out: &Path, point: &str) {
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--test-threads=1"])
+        .args(["--exact", &child_test_name(), "--ignored", "--test-threads=1"])
         .env(CHILD_DATA, data)
         .env(CHILD_OUT, out)
         .env(CRASH_ENV, point)
@@ -74,13 +81,16 @@ fn crash_at(data: &Path, out: &Path, point: &str) {
 /// What must match after the crash: final weights, the weights one step
 /// later (the optimizer's momentum went through the checkpoints; its file
 /// itself differs between runs, as it is keyed by random parameter ids),
-/// every metric except timings, and which checkpoints are kept.
+/// every metric except timings, `summary.csv` except its timing columns,
+/// which checkpoints are kept, and `best/`'s weights.
 #[derive(Debug, PartialEq)]
 struct Outcome {
     weights: Vec<u8>,
     weights_one_step_later: Vec<u8>,
     metrics: Vec<serde_json::Value>,
+    summary: Vec<String>,
     checkpoints: Vec<String>,
+    best_weights: Vec<u8>,
 }
 
 fn outcome(data: &Path, out: &Path) -> Outcome {
@@ -102,6 +112,14 @@ fn outcome(data: &Path, out: &Path) -> Outcome {
         .collect();
     checkpoints.sort();
     let weights = std::fs::read(ck.dir.join(WEIGHTS_FILE)).unwrap();
+    let best = out.join(CHECKPOINTS_DIR).join(checkpoint::BEST_DIR);
+    let best_weights = std::fs::read(best.join(WEIGHTS_FILE)).unwrap();
+    // Columns after `lr` are timings.
+    let summary = std::fs::read_to_string(out.join(train::run_log::SUMMARY_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').take(9).collect::<Vec<_>>().join(","))
+        .collect();
     let mut more = config(data, out);
     more.epochs = 4;
     more.max_steps = Some(10);
@@ -112,7 +130,9 @@ fn outcome(data: &Path, out: &Path) -> Outcome {
         weights,
         weights_one_step_later: std::fs::read(later.dir.join(WEIGHTS_FILE)).unwrap(),
         metrics,
+        summary,
         checkpoints,
+        best_weights,
     }
 }
 
@@ -127,7 +147,7 @@ fn killed_anywhere_resume_ends_bitwise_identical() {
     let want = outcome(&data, &straight);
     assert_eq!(
         want.checkpoints,
-        ["latest", "step-00000006", "step-00000008", "step-00000009"]
+        ["best", "latest", "step-00000006", "step-00000008", "step-00000009"]
     );
 
     // Each case: the crashes in order, then a run to the end. A pass
@@ -146,6 +166,10 @@ fn killed_anywhere_resume_ends_bitwise_identical() {
         &["checkpoint.installed:2"],
         &["checkpoint.installed:2", "checkpoint.exchanged:1"],
         &["checkpoint.latest:6"], // the last save, before pruning
+        // The first epoch end's best/: before, midway and once in place.
+        &["best.begin:1"],
+        &["best.linked:1"],
+        &["best.installed:1"],
         &["step.logged:2", "checkpoint.state:1", "epoch.logged:2"],
     ];
     for (i, crashes) in cases.iter().enumerate() {
@@ -164,6 +188,11 @@ fn killed_anywhere_resume_ends_bitwise_identical() {
             "{crashes:?}: the optimizer state differs (weights one step later)"
         );
         assert_eq!(got.metrics, want.metrics, "{crashes:?}: metrics differ");
+        assert_eq!(got.summary, want.summary, "{crashes:?}: summary.csv differs");
+        assert!(
+            got.best_weights == want.best_weights,
+            "{crashes:?}: best/ holds other weights"
+        );
         assert_eq!(
             got.checkpoints, want.checkpoints,
             "{crashes:?}: kept checkpoints"

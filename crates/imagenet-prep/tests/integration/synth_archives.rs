@@ -1,7 +1,7 @@
 //! `synthesize` with the archive layout: ILSVRC shape, labels, devkit,
 //! oddities and corrupt files are what the summary says, determinism.
 
-mod synth_common;
+use crate::synth_common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! Training end to end on a tiny written dataset: exact resume, checkpoint
 //! errors and layout, the non-finite-loss stop, the two-device split.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -168,14 +168,15 @@ fn checkpoints_are_complete_and_latest_points_at_the_newest() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    // Only the newest three are kept, no temporaries are left behind.
+    // Only the newest three are kept besides best/ (epoch 1's end, step
+    // 3), no temporaries are left behind.
     assert_eq!(
         names,
-        vec!["latest", "step-00000003", "step-00000004", "step-00000005"]
+        vec!["best", "latest", "step-00000003", "step-00000004", "step-00000005"]
     );
     let latest = std::fs::read_to_string(root.join("latest")).unwrap();
     assert_eq!(latest.trim(), "step-00000005");
-    for n in &names[1..] {
+    for n in names.iter().filter(|n| *n != "latest") {
         for f in ["model.safetensors", "optimizer.mpk", "state.json"] {
             assert!(root.join(n).join(f).is_file(), "{n}/{f}");
         }

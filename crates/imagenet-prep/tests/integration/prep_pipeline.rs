@@ -2,7 +2,7 @@
 //! pixels against an independent decode + resize, oddities, corrupt files,
 //! statistics recomputed from the shards, verify, and numpy.
 
-mod prep_support;
+use crate::prep_support;
 
 use std::collections::HashMap;
 

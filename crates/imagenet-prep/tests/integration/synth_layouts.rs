@@ -1,7 +1,7 @@
 //! The extracted-folder and Kaggle layouts, the scipy-style devkit, and
 //! what synthesis leaves behind when it refuses to run.
 
-mod synth_common;
+use crate::synth_common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The paper's initialisation: weights N(0, 0.01); biases 1 in conv2, conv4,
 //! conv5, fc6, fc7 and 0 in conv1, conv3, fc8.
 
-mod common;
+use crate::common;
 
 use alexnet::AlexNetConfig;
 use common::{B, values};

@@ -1,7 +1,7 @@
 //! `verify` on damaged outputs: the mean image (checksum, non-finite
 //! values) and manifests whose file names point outside their directory.
 
-mod prep_support;
+use crate::prep_support;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! folders, archive and Kaggle layouts; an output directory inside the
 //! input tree is never read back as input.
 
-mod prep_support;
+use crate::prep_support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

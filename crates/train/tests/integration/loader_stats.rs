@@ -1,6 +1,6 @@
 //! Statistics of the random augmentation: crop offsets, flips, PCA lighting.
 
-mod loader_fixture;
+use crate::loader_fixture;
 
 use loader_fixture::{S, at, dataset, open, px};
 use train::loader::synthetic::{IMAGENET_EIGENVALUES, IMAGENET_EIGENVECTORS};

@@ -100,7 +100,7 @@ const GOLDEN: &str = "golden/pipeline.json";
 /// them. Code may move freely as long as these stay the same; when pixels
 /// change on purpose, `PIPELINE_VERSION` must change too (a resumed prep
 /// would otherwise mix shards of two pipelines), and the new values are
-/// recorded with `GOLDEN_UPDATE=1 cargo test --release -p e2e --test pipeline golden`.
+/// recorded with `GOLDEN_UPDATE=1 cargo test --release --workspace --locked --test integration golden`.
 #[test]
 fn golden_shards_and_losses() {
     use sha2::{Digest, Sha256};

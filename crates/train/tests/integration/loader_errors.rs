@@ -1,6 +1,6 @@
 //! Bad inputs get clear errors that name the file.
 
-mod loader_fixture;
+use crate::loader_fixture;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Saving and loading weights: round trips, torchvision's names and
 //! layouts, and clear errors for bad files.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -2,7 +2,7 @@
 //! mutated / truncated real ILSVRC-shaped tars, through `list_tar` and
 //! through the whole input detection (`layout::plan`).
 
-mod prep_support;
+use crate::prep_support;
 
 use imagenet_prep::archive::list_tar;
 use imagenet_prep::layout;

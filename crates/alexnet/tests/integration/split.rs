@@ -11,7 +11,7 @@
 //! `||split - grouped|| / ||grouped||` below 1e-5 (measured: ~1e-6) and every
 //! element within 1e-3 of the tensor's largest magnitude.
 
-mod common;
+use crate::common;
 
 use alexnet::{AlexNet, AlexNetConfig, SplitAlexNet, SplitError};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};

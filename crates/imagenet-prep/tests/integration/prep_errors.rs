@@ -1,6 +1,6 @@
 //! Every bad input gets a clear error naming the file.
 
-mod prep_support;
+use crate::prep_support;
 
 use std::io::Write;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! naming the last good checkpoint, a resume with nothing to do, and
 //! evaluation checking its outputs before the long pass.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Each layer the network uses, against a plain nested-loop reference on
 //! small random inputs.
 
-mod common;
+use crate::common;
 
 use alexnet::LocalResponseNormConfig;
 use burn::module::AutodiffModule;

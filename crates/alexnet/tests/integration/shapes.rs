@@ -1,6 +1,6 @@
 //! Output shapes, pool5 sizes and the configuration checks.
 
-mod common;
+use crate::common;
 
 use alexnet::{AlexNetConfig, ConfigError};
 use common::{B, random_tensor};

@@ -1,6 +1,6 @@
 //! Pixel-exact output: crops, flips, mean subtraction, evaluation views.
 
-mod loader_fixture;
+use crate::loader_fixture;
 
 use loader_fixture::{S, at, dataset, open, px};
 use train::loader::{AugmentConfig, EvalLoader, EvalView, MeanMode, SplitName, TrainLoader};

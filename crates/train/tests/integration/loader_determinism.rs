@@ -1,7 +1,7 @@
 //! Determinism: batches depend on (seed, epoch) only — not on the worker
 //! count, the prefetch depth or where an epoch was resumed.
 
-mod loader_fixture;
+use crate::loader_fixture;
 
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 //! arguments, ends byte-identical to an uninterrupted run, also when inputs
 //! changed in between.
 
-mod prep_support;
+use crate::prep_support;
 
 use std::path::Path;
 
