@@ -86,6 +86,10 @@ pub struct Args {
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     quiet: bool,
+    /// When stdout is not a terminal, a plain progress line every N steps
+    /// (0: none).
+    #[arg(long, default_value_t = recipe::LOG_EVERY)]
+    log_every: u64,
 }
 
 /// Builds the library's configuration from the flags.
@@ -119,6 +123,7 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
     }
     c.val_batch_size = a.val_batch_size;
     c.quiet = a.quiet;
+    c.log_every = a.log_every;
     Ok(c)
 }
 
@@ -158,6 +163,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     if let Some(c) = &summary.last_checkpoint {
         println!("checkpoint: {}", c.display());
+    }
+    if let Some(b) = &summary.best_checkpoint {
+        println!("best:       {}", b.display());
     }
     println!(
         "metrics:    {}",

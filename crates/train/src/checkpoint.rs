@@ -8,6 +8,8 @@
 //!                              /optimizer.mpk       momentum buffers (burn record)
 //!                              /state.json          everything else
 //! OUT/checkpoints/latest                            "step-00001234"
+//! OUT/checkpoints/best/                             the epoch end with the lowest
+//!                                                   val top-1 error (module `best`)
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +32,9 @@ use crate::fault;
 use crate::metrics::TopK;
 use crate::net::{Classifier, Optim, param_ids};
 use crate::schedule::LrState;
+
+mod best;
+pub use best::{BEST_DIR, reconcile_best, update_best};
 
 /// Version of the checkpoint layout (2: `files` checksums; 1, without
 /// them, still loads).
@@ -86,10 +91,25 @@ pub struct CheckpointState {
     pub param_ids: Vec<u64>,
     /// Whether this checkpoint was written at an epoch end.
     pub epoch_end: bool,
+    /// The validation of the epoch end this checkpoint was written at
+    /// (absent elsewhere): what [`BEST_DIR`] is chosen by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<ValResult>,
     /// SHA-256 (hex) of the checkpoint's other files, by file name; filled
     /// by [`save`].
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+}
+
+/// One validation's result, as an epoch-end checkpoint records it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValResult {
+    /// Mean cross-entropy (centre crop).
+    pub loss: f64,
+    /// Top-1 error in [0, 1].
+    pub top1_error: f64,
+    /// Top-5 error in [0, 1].
+    pub top5_error: f64,
 }
 
 /// A checkpoint found on disk.
@@ -161,7 +181,7 @@ pub fn save<B: AutodiffBackend, M: Classifier<B>>(
 
     atomic::sync_files_in(&tmp).map_err(TrainError::io(&tmp))?;
     atomic::sync_dir(&tmp).map_err(TrainError::io(&tmp))?;
-    install(&tmp, &final_dir)?;
+    install(&tmp, &final_dir, "checkpoint.exchanged")?;
     atomic::sync_dir(&root).map_err(TrainError::io(&root))?;
     fault::point("checkpoint.installed");
     let latest = root.join(LATEST_FILE);
@@ -176,10 +196,11 @@ pub fn save<B: AutodiffBackend, M: Classifier<B>>(
 /// newer state carries the epoch end), the two are exchanged in one atomic
 /// rename and the old one removed, so `latest` never names a missing
 /// directory. Where the OS cannot exchange, the old one is removed first.
-fn install(tmp: &Path, dest: &Path) -> Result<()> {
+/// `exchanged` names the fault point between the exchange and the removal.
+fn install(tmp: &Path, dest: &Path, exchanged: &str) -> Result<()> {
     if dest.exists() {
         if exchange(tmp, dest).is_ok() {
-            fault::point("checkpoint.exchanged");
+            fault::point(exchanged);
             return fs::remove_dir_all(tmp).map_err(TrainError::io(tmp));
         }
         fs::remove_dir_all(dest).map_err(TrainError::io(dest))?;

@@ -162,6 +162,15 @@ pub mod recipe {
 impl Default for AugmentSettings {
     fn default() -> Self {
         Self {
+    /// Steps between plain progress lines when stdout is not a terminal
+    /// (not the paper's: a tool setting).
+    pub const LOG_EVERY: u64 = 100;
+
+    /// [`LOG_EVERY`], for serde's default of checkpoints written before
+    /// the setting existed.
+    pub fn log_every() -> u64 {
+        LOG_EVERY
+    }
             random_crop: true,
             flip: true,
             pca_std: recipe::PCA_STD,
@@ -230,6 +239,10 @@ impl TrainConfig {
             m.dropout = p;
         }
         if let Some(s) = self.init_std {
+    /// When stdout is not a terminal (SLURM, nohup), print a plain
+    /// progress line every this many steps (0: never).
+    #[serde(default = "recipe::log_every")]
+    pub log_every: u64,
             m.init.weight_std = s;
         }
         m
@@ -273,6 +286,7 @@ impl TrainConfig {
     /// and the other way round (the same weights and optimizer state; only
     /// f32 rounding differs between backends).
     pub fn identity_mismatch(&self, stored: &TrainConfig) -> Option<(String, String, String)> {
+            log_every: recipe::LOG_EVERY,
         // Destructured without `..`: a new field does not compile until it
         // is placed on one side or the other of the resume check.
         let TrainConfig {
@@ -313,6 +327,7 @@ impl TrainConfig {
             ),
             ("lr", stored.lr.to_string(), lr.to_string()),
             (
+            log_every: _,
                 "momentum",
                 stored.momentum.to_string(),
                 momentum.to_string(),

@@ -1,4 +1,7 @@
-//! `metrics.jsonl` on disk, the plot, progress bars and the summary table.
+//! `metrics.jsonl` and `summary.csv` on disk, the plot, progress bars and
+//! the summary table.
+
+mod summary_csv;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -14,10 +17,14 @@ use crate::metrics::MetricRecord;
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// File name of the plot inside the output directory.
 pub const PLOT_FILE: &str = "curves.png";
+/// File name of the per-epoch table inside the output directory.
+pub const SUMMARY_FILE: &str = "summary.csv";
 
-/// The append-only metrics log, plus its records in memory for the plot.
+/// The append-only metrics log, plus its records in memory for the plot,
+/// and `summary.csv`, rewritten from those records at every epoch end.
 pub struct MetricsLog {
     path: PathBuf,
+    summary: PathBuf,
     file: File,
     /// Every record of the run so far.
     pub records: Vec<MetricRecord>,
@@ -52,22 +59,36 @@ impl MetricsLog {
             .append(true)
             .open(&path)
             .map_err(TrainError::io(&path))?;
-        Ok(Self {
+        let log = Self {
             path,
+            summary: out.join(SUMMARY_FILE),
             file,
             records,
-        })
+        };
+        // Rebuilt from the kept records: no row of a discarded future.
+        log.write_summary()?;
+        Ok(log)
     }
 
-    /// Appends one record.
+    /// Appends one record (and rewrites `summary.csv` after an epoch's).
     pub fn push(&mut self, r: MetricRecord) -> Result<()> {
         let mut line = serde_json::to_string(&r).expect("record serialises");
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
             .map_err(TrainError::io(&self.path))?;
+        let epoch = matches!(r, MetricRecord::Epoch { .. });
         self.records.push(r);
+        if epoch {
+            self.write_summary()?;
+        }
         Ok(())
+    }
+
+    /// Replaces `summary.csv` whole (a crash leaves the old or the new one).
+    fn write_summary(&self) -> Result<()> {
+        let csv = summary_csv::render(&self.records);
+        atomic::write_file(&self.summary, csv.as_bytes()).map_err(TrainError::io(&self.summary))
     }
 
     /// Redraws the plot; a failure is reported, never fatal.
@@ -75,7 +96,7 @@ impl MetricsLog {
         if let Err(e) = crate::plot::draw(&self.records, &out.join(PLOT_FILE))
             && !quiet
         {
-            eprintln!("warning: could not draw the plot: {e}");
+            eprintln!("warning: {e}");
         }
     }
 }
@@ -167,6 +188,59 @@ mod tests {
         let log = MetricsLog::open(dir.path(), 0).unwrap();
         assert!(log.records.is_empty());
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
+    }
+
+    fn epoch(e: u64, s: u64) -> MetricRecord {
+        MetricRecord::Epoch {
+            epoch: e,
+            step: s,
+            train_loss: 1.0,
+            train_top1_error: 0.5,
+            train_top5_error: 0.25,
+            val_loss: 1.0,
+            val_top1_error: 0.5,
+            val_top5_error: 0.25,
+            lr: 0.1,
+            seconds: 2.0,
+        }
+    }
+
+    /// The `epoch` column of `summary.csv`.
+    fn summary_epochs(dir: &Path) -> Vec<u64> {
+        let text = std::fs::read_to_string(dir.join(SUMMARY_FILE)).unwrap();
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with("epoch,step,"), "{text}");
+        lines
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn summary_csv_follows_the_kept_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = MetricsLog::open(dir.path(), 0).unwrap();
+        assert_eq!(summary_epochs(dir.path()), Vec::<u64>::new());
+        for s in 1..=6 {
+            log.push(step(s)).unwrap();
+            if s % 2 == 0 {
+                log.push(epoch(s / 2, s)).unwrap();
+                // Written at each epoch end, not only at the close.
+                assert_eq!(summary_epochs(dir.path()).len() as u64, s / 2);
+            }
+        }
+        assert_eq!(summary_epochs(dir.path()), vec![1, 2, 3]);
+        drop(log);
+        // Resumed from the checkpoint of step 3: epochs 2 and 3 are a
+        // discarded future and leave the table.
+        let mut log = MetricsLog::open(dir.path(), 3).unwrap();
+        assert_eq!(summary_epochs(dir.path()), vec![1]);
+        log.push(step(4)).unwrap();
+        log.push(epoch(2, 4)).unwrap();
+        assert_eq!(summary_epochs(dir.path()), vec![1, 2]);
+        drop(log);
+        // A fresh run starts an empty table.
+        MetricsLog::open(dir.path(), 0).unwrap();
+        assert_eq!(summary_epochs(dir.path()), Vec::<u64>::new());
     }
 
     #[test]

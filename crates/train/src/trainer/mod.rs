@@ -4,6 +4,7 @@
 
 mod run_loop;
 mod saver;
+mod step_log;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,8 @@ pub struct TrainSummary {
     pub epochs_done: u64,
     /// The newest checkpoint.
     pub last_checkpoint: Option<PathBuf>,
+    /// `checkpoints/best`: the epoch end with the lowest val top-1 error.
+    pub best_checkpoint: Option<PathBuf>,
     /// All metrics of the run (including before a resume).
     pub records: Vec<MetricRecord>,
     /// Mean training images/s of this invocation.

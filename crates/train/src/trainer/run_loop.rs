@@ -11,7 +11,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use indicatif::ProgressBar;
 
-use crate::checkpoint::{self, CHECKPOINT_FORMAT, Checkpoint, CheckpointState};
+use crate::checkpoint::{self, CHECKPOINT_FORMAT, Checkpoint, CheckpointState, ValResult};
 use crate::data::{augment_config, mean_mode};
 use crate::error::{Result, TrainError};
 use crate::fault;
@@ -23,6 +23,7 @@ use crate::schedule::LrState;
 use crate::validate::{self, EvalSettings};
 
 use super::saver::Saver;
+use super::step_log::{Position, StepLog};
 use super::{Ctx, KEEP_CHECKPOINTS, TrainSummary, step_seed};
 
 /// Trains `model` from `ckpt` (or from scratch) to the configured end.
@@ -61,8 +62,10 @@ struct Run<'c, 'a, B: AutodiffBackend, M: Classifier<B>> {
     saver: Saver,
     loader: TrainLoader,
     bar: ProgressBar,
+    step_log: StepLog,
     loss_fn: CrossEntropyLoss<B>,
     per_epoch: u64,
+    total_steps: u64,
     steps_run: u64,
     images_done: u64,
     started: Instant,
@@ -87,6 +90,8 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
             }
             None => (fresh_state(ctx), Saver::new(&cfg.out, None)),
         };
+        // best/ must come from this trajectory's epoch ends up to here.
+        checkpoint::reconcile_best(&cfg.out, st.global_step)?;
         let log = MetricsLog::open(&cfg.out, st.global_step)?;
         let loader = TrainLoader::new(
             ctx.splits.train.clone(),
@@ -121,8 +126,10 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
             saver,
             loader,
             bar,
+            step_log: StepLog::new(cfg.log_every, cfg.quiet),
             loss_fn: CrossEntropyLossConfig::new().init::<B>(dev0),
             per_epoch,
+            total_steps,
             steps_run: 0,
             images_done: 0,
             started: Instant::now(),
@@ -136,16 +143,20 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
         self.bar
             .set_prefix(format!("epoch {}/{}", self.st.epoch + 1, cfg.epochs));
         self.epoch_start = Instant::now() - Duration::from_secs_f64(self.st.epoch_seconds);
-        let batches = self
+        let mut batches = self
             .loader
             .epoch(self.st.epoch, self.st.batch_in_epoch as usize);
-        for batch in batches {
+        loop {
+            // The time the loader keeps the step waiting, for the log line.
+            let asked = Instant::now();
+            let Some(batch) = batches.next() else { break };
+            let wait = asked.elapsed();
             if cfg.max_steps.is_some_and(|m| self.st.global_step >= m) {
                 self.st.epoch_seconds = self.epoch_start.elapsed().as_secs_f64();
                 self.save(&model)?;
                 return Ok((model, EpochEnd::Stopped));
             }
-            model = self.step(model, batch)?;
+            model = self.step(model, batch, wait)?;
             let at_epoch_end = self.st.batch_in_epoch >= self.per_epoch;
             if !at_epoch_end
                 && cfg
@@ -159,8 +170,9 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
         Ok((model, EpochEnd::Finished))
     }
 
-    /// One SGD step on `batch`, its metrics and its log line.
-    fn step(&mut self, model: M, batch: Batch) -> Result<M> {
+    /// One SGD step on `batch` (which took `wait` to arrive), its metrics
+    /// and its log lines.
+    fn step(&mut self, model: M, batch: Batch, wait: Duration) -> Result<M> {
         let (cfg, st) = (self.ctx.cfg, &mut self.st);
         let dev0 = &self.ctx.devices[0];
         let crop = self.ctx.model_cfg.input_size();
@@ -192,6 +204,10 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let model = self.optim.step(st.lr_state.lr, model, grads);
         st.global_step += 1;
+        // The state now describes a position inside an epoch, whatever the
+        // checkpoint it resumed from was.
+        st.epoch_end = false;
+        st.val = None;
         // ReLU and max pooling can hide NaN weights from the loss for a
         // while; check the weights themselves before anything is saved.
         if !all_finite(&model) {
@@ -205,7 +221,8 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
         st.batch_in_epoch += 1;
         self.steps_run += 1;
         self.images_done += n as u64;
-        let ips = n as f64 / t.elapsed().as_secs_f64().max(1e-9);
+        let compute = t.elapsed();
+        let ips = n as f64 / compute.as_secs_f64().max(1e-9);
         self.log.push(MetricRecord::Step {
             epoch: st.epoch,
             step: st.global_step,
@@ -214,6 +231,17 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
             images_per_sec: ips,
         })?;
         fault::point("step.logged");
+        let at = Position {
+            step: st.global_step,
+            total_steps: self.total_steps,
+            epoch: st.epoch,
+            epochs: cfg.epochs,
+            loss: loss_value as f64,
+            lr: st.lr_state.lr,
+        };
+        if let Some(line) = self.step_log.step(&at, wait, compute, n as u64) {
+            self.bar.suspend(|| println!("{line}"));
+        }
         self.bar.set_message(format!("loss {loss_value:.4}"));
         self.bar.set_position(st.global_step);
         Ok(model)
@@ -270,8 +298,14 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
         st.epoch_train = TopK::default();
         st.epoch_seconds = 0.0;
         st.epoch_end = true;
+        st.val = Some(ValResult {
+            loss: val.total.mean_loss(),
+            top1_error: val.total.top1_error(),
+            top5_error: val.total.top5_error(),
+        });
         let saved = self.save(model);
         self.st.epoch_end = false;
+        self.st.val = None;
         saved
     }
 
@@ -296,6 +330,7 @@ impl<'c, 'a, B: AutodiffBackend, M: Classifier<B>> Run<'c, 'a, B, M> {
             epochs_done: self.st.epoch,
             steps_run: self.steps_run,
             last_checkpoint: self.saver.last().cloned(),
+            best_checkpoint: best_dir(&self.ctx.cfg.out),
             records: self.log.records,
             images_per_sec: self.images_done as f64
                 / self.started.elapsed().as_secs_f64().max(1e-9),
@@ -318,8 +353,17 @@ fn fresh_state<B: AutodiffBackend>(ctx: &Ctx<'_, B>) -> CheckpointState {
         epoch_seconds: 0.0,
         param_ids: Vec::new(),
         epoch_end: false,
+        val: None,
         files: Default::default(),
     }
+}
+
+/// `OUT/checkpoints/best`, when the run has one.
+fn best_dir(out: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = out
+        .join(checkpoint::CHECKPOINTS_DIR)
+        .join(checkpoint::BEST_DIR);
+    dir.join(checkpoint::STATE_FILE).is_file().then_some(dir)
 }
 
 /// The line printed at an epoch end.

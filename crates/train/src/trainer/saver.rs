@@ -1,5 +1,5 @@
-//! Checkpointing inside the loop: when to save, and which checkpoint an
-//! error should name as the last good one.
+//! Checkpointing inside the loop: when to save, `best/` after an epoch
+//! end, and which checkpoint an error should name as the last good one.
 
 use std::path::{Path, PathBuf};
 
@@ -39,9 +39,11 @@ impl Saver {
     }
 
     /// Saves `st` unless this step is already on disk (an epoch end always
-    /// saves: it carries the validation result and the schedule's decision).
-    /// Returns whether a checkpoint was written. Weights that are not finite
-    /// are never saved; a failed save names the last good checkpoint.
+    /// saves: it carries the validation result and the schedule's decision),
+    /// and makes an epoch end's checkpoint `best/` when its val top-1 error
+    /// is the lowest yet. Returns whether a checkpoint was written. Weights
+    /// that are not finite are never saved; a failed save names the last
+    /// good checkpoint.
     pub(super) fn save<B: AutodiffBackend, M: Classifier<B>>(
         &mut self,
         st: &CheckpointState,
@@ -65,8 +67,17 @@ impl Saver {
             source: Box::new(e),
             last_checkpoint: self.last.clone(),
         })?;
-        self.last = Some(dir);
+        self.last = Some(dir.clone());
         self.saved_step = Some(st.global_step);
+        if let Some(val) = st.val.filter(|_| st.epoch_end) {
+            checkpoint::update_best(&self.out, &dir, st.global_step, val).map_err(|e| {
+                TrainError::CheckpointSave {
+                    step: st.global_step,
+                    source: Box::new(e),
+                    last_checkpoint: Some(dir),
+                }
+            })?;
+        }
         Ok(true)
     }
 }
