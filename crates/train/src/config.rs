@@ -157,11 +157,6 @@ pub mod recipe {
     pub const PCA_STD: f32 = 0.1;
     /// Images per validation batch (no effect on the result).
     pub const VAL_BATCH_SIZE: usize = 128;
-}
-
-impl Default for AugmentSettings {
-    fn default() -> Self {
-        Self {
     /// Steps between plain progress lines when stdout is not a terminal
     /// (not the paper's: a tool setting).
     pub const LOG_EVERY: u64 = 100;
@@ -171,6 +166,11 @@ impl Default for AugmentSettings {
     pub fn log_every() -> u64 {
         LOG_EVERY
     }
+}
+
+impl Default for AugmentSettings {
+    fn default() -> Self {
+        Self {
             random_crop: true,
             flip: true,
             pca_std: recipe::PCA_STD,
@@ -229,6 +229,10 @@ pub struct TrainConfig {
     pub val_batch_size: usize,
     /// No progress bars or per-epoch lines.
     pub quiet: bool,
+    /// When stdout is not a terminal (SLURM, nohup), print a plain
+    /// progress line every this many steps (0: never).
+    #[serde(default = "recipe::log_every")]
+    pub log_every: u64,
 }
 
 impl TrainConfig {
@@ -239,10 +243,6 @@ impl TrainConfig {
             m.dropout = p;
         }
         if let Some(s) = self.init_std {
-    /// When stdout is not a terminal (SLURM, nohup), print a plain
-    /// progress line every this many steps (0: never).
-    #[serde(default = "recipe::log_every")]
-    pub log_every: u64,
             m.init.weight_std = s;
         }
         m
@@ -275,6 +275,7 @@ impl TrainConfig {
             prefetch: 2,
             val_batch_size: recipe::VAL_BATCH_SIZE,
             quiet: false,
+            log_every: recipe::LOG_EVERY,
         }
     }
 
@@ -286,7 +287,6 @@ impl TrainConfig {
     /// and the other way round (the same weights and optimizer state; only
     /// f32 rounding differs between backends).
     pub fn identity_mismatch(&self, stored: &TrainConfig) -> Option<(String, String, String)> {
-            log_every: recipe::LOG_EVERY,
         // Destructured without `..`: a new field does not compile until it
         // is placed on one side or the other of the resume check.
         let TrainConfig {
@@ -312,6 +312,7 @@ impl TrainConfig {
             prefetch: _,
             val_batch_size: _,
             quiet: _,
+            log_every: _,
         } = self;
         let fields: [(&str, String, String); 11] = [
             ("model", stored.model.to_string(), model.to_string()),
@@ -327,7 +328,6 @@ impl TrainConfig {
             ),
             ("lr", stored.lr.to_string(), lr.to_string()),
             (
-            log_every: _,
                 "momentum",
                 stored.momentum.to_string(),
                 momentum.to_string(),
