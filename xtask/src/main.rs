@@ -9,6 +9,7 @@ mod demo;
 mod evaluate;
 mod gpu_check;
 mod machine_load;
+mod predict;
 mod prep;
 mod synth;
 mod train;
@@ -38,6 +39,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a checkpoint (or torchvision weights) on the val shards.
     Evaluate(evaluate::Args),
+    /// Classify image files: top-5 classes with names and probabilities.
+    Predict(predict::Args),
     /// Synth → prep → train → evaluate on a small built-in dataset (CPU).
     Demo(demo::Args),
     /// Benchmarks: prep throughput, loader throughput, model step time.
@@ -70,6 +73,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args),
         Command::Train(args) => train::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::GpuCheck(args) => gpu_check::run_check(args),

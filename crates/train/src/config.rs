@@ -100,6 +100,10 @@ pub enum MeanKind {
     Image,
     /// Subtract the manifest's per-channel mean.
     PerChannel,
+    /// torchvision's normalisation, `(x/255 − mean_c) / std_c` with its
+    /// fixed ImageNet constants, on [0, 1] pixels (scale 1): for
+    /// torchvision's weights and fine-tuning them.
+    Torchvision,
     /// No mean subtraction.
     None,
 }
@@ -110,9 +114,10 @@ impl FromStr for MeanKind {
         match s {
             "image" => Ok(Self::Image),
             "per-channel" => Ok(Self::PerChannel),
+            "torchvision" => Ok(Self::Torchvision),
             "none" => Ok(Self::None),
             _ => Err(format!(
-                "unknown mean mode `{s}`: expected image, per-channel or none"
+                "unknown mean mode `{s}`: expected image, per-channel, torchvision or none"
             )),
         }
     }
@@ -215,6 +220,11 @@ pub struct TrainConfig {
     /// Overrides the standard deviation of the initial weights (paper: 0.01).
     #[serde(default)]
     pub init_std: Option<f64>,
+    /// Start from the weights in this safetensors file (ours, or
+    /// torchvision's names for the torchvision model) or checkpoint
+    /// directory instead of the random initialisation: fine-tuning.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
     /// Augmentation and input scaling.
     pub augment: AugmentSettings,
     /// Write a checkpoint every this many steps (besides every epoch end).
@@ -268,6 +278,7 @@ impl TrainConfig {
             seed: 0,
             dropout: None,
             init_std: None,
+            init_from: None,
             augment: AugmentSettings::default(),
             checkpoint_every: None,
             max_steps: None,
@@ -305,6 +316,10 @@ impl TrainConfig {
             seed,
             dropout,
             init_std,
+            // Compared as given; the command line makes it absolute
+            // (`TrainOptions::to_config`), so the working directory of the
+            // resumed run does not matter.
+            init_from,
             augment,
             checkpoint_every: _,
             max_steps: _,
@@ -314,7 +329,7 @@ impl TrainConfig {
             quiet: _,
             log_every: _,
         } = self;
-        let fields: [(&str, String, String); 11] = [
+        let fields: [(&str, String, String); 12] = [
             ("model", stored.model.to_string(), model.to_string()),
             (
                 "devices",
@@ -354,6 +369,11 @@ impl TrainConfig {
                 format!("{dropout:?}"),
             ),
             (
+                "init_from",
+                show_path(stored.init_from.as_deref()),
+                show_path(init_from.as_deref()),
+            ),
+            (
                 "augment",
                 format!("{:?}", stored.augment),
                 format!("{augment:?}"),
@@ -364,6 +384,11 @@ impl TrainConfig {
             .find(|(_, a, b)| a != b)
             .map(|(n, a, b)| (n.to_string(), a, b))
     }
+}
+
+/// A path for a mismatch message (`none` when absent).
+fn show_path(p: Option<&std::path::Path>) -> String {
+    p.map_or_else(|| "none".into(), |p| p.display().to_string())
 }
 
 #[cfg(test)]
@@ -381,6 +406,13 @@ mod tests {
         b.backend = BackendKind::Wgpu;
         b.devices = vec![1];
         assert_eq!(b.identity_mismatch(&a), None);
+        let mut c = b.clone();
+        c.init_from = Some("/w/torchvision.safetensors".into());
+        let (field, old, new) = c.identity_mismatch(&a).unwrap();
+        assert_eq!(
+            (field.as_str(), old.as_str(), new.as_str()),
+            ("init_from", "none", "/w/torchvision.safetensors")
+        );
         b.seed = 7;
         let (field, old, new) = b.identity_mismatch(&a).unwrap();
         assert_eq!(
@@ -404,5 +436,6 @@ mod tests {
         assert_eq!("cuda".parse::<BackendKind>(), Ok(BackendKind::Cuda));
         assert_eq!("wgpu".parse::<BackendKind>(), Ok(BackendKind::Wgpu));
         assert_eq!("per-channel".parse::<MeanKind>(), Ok(MeanKind::PerChannel));
+        assert_eq!("torchvision".parse::<MeanKind>(), Ok(MeanKind::Torchvision));
     }
 }

@@ -61,6 +61,7 @@ pub fn mean_mode(kind: MeanKind) -> MeanMode {
     match kind {
         MeanKind::Image => MeanMode::Image,
         MeanKind::PerChannel => MeanMode::PerChannel,
+        MeanKind::Torchvision => MeanMode::Torchvision,
         MeanKind::None => MeanMode::None,
     }
 }

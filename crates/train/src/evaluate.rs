@@ -131,10 +131,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
         return Err(TrainError::Config("--batch-size must be positive".into()));
     }
     let csv = cfg.csv.as_deref().map(PendingFile::create).transpose()?;
-    let source = match &cfg.weights {
-        WeightsSource::Checkpoint(path) => Source::Checkpoint(Box::new(checkpoint::find(path)?)),
-        WeightsSource::Torchvision(path) => Source::Torchvision(path.clone()),
-    };
+    let source = Source::resolve(&cfg.weights)?;
     let report = crate::backend::run_on(cfg.backend, &[cfg.device], Job { cfg, source })?;
     if let Some(csv) = csv {
         csv.commit(report.csv().as_bytes())?;
@@ -143,14 +140,25 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
 }
 
 /// The weights, resolved.
-enum Source {
+pub(crate) enum Source {
     // Boxed: a checkpoint carries its whole state (clippy: large_enum_variant).
     Checkpoint(Box<checkpoint::Checkpoint>),
     Torchvision(PathBuf),
 }
 
 impl Source {
-    fn model_config(&self) -> AlexNetConfig {
+    /// Resolves `weights` (finds the checkpoint and checks its files).
+    pub(crate) fn resolve(weights: &WeightsSource) -> Result<Self> {
+        Ok(match weights {
+            WeightsSource::Checkpoint(path) => {
+                Source::Checkpoint(Box::new(checkpoint::find(path)?))
+            }
+            WeightsSource::Torchvision(path) => Source::Torchvision(path.clone()),
+        })
+    }
+
+    /// The network the weights are for (torchvision's: 1000 classes).
+    pub(crate) fn model_config(&self) -> AlexNetConfig {
         match self {
             Source::Checkpoint(c) => c.state.model_config.clone(),
             Source::Torchvision(_) => AlexNetConfig::torchvision(1000),
@@ -206,7 +214,7 @@ fn run<B: Backend>(cfg: &EvalConfig, source: &Source, device: B::Device) -> Resu
 }
 
 /// Loads the network and the input normalisation it was trained with.
-fn load_model<B: Backend>(
+pub(crate) fn load_model<B: Backend>(
     source: &Source,
     num_classes: usize,
     device: &B::Device,
@@ -229,9 +237,9 @@ fn load_model<B: Backend>(
         Source::Torchvision(path) => {
             let config = AlexNetConfig::torchvision(num_classes);
             let model = load_torchvision(&config, path, device)?;
-            // torchvision normalises (x/255 − mean)/std with std ≈ 0.226 in
-            // every channel (0.229, 0.224, 0.225): one scale, per-channel mean.
-            Ok((model, MeanMode::PerChannel, 1.0 / 0.226))
+            // What its weights were trained on: torchvision's own
+            // per-channel mean and std on [0, 1] pixels, not the dataset's.
+            Ok((model, MeanMode::Torchvision, 1.0))
         }
     }
 }

@@ -6,6 +6,7 @@
 //!   epoch, checkpoints with exact resume, `metrics.jsonl` and a plot.
 //! - [`evaluate()`] scores a checkpoint or torchvision weights on the val
 //!   shards (centre crop or ten crops), with per-class results.
+//! - [`predict::predict`] classifies image files (top-5 with names).
 //!
 //! The formats and the recipe are described in `docs/TRAINING.md`.
 
@@ -13,16 +14,19 @@ mod atomic;
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
+pub mod config_file;
 pub mod cuda_check;
 pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod fault;
 pub mod gpu_check;
+pub mod init_from;
 pub mod loader;
 pub mod metrics;
 pub mod net;
 mod plot;
+pub mod predict;
 pub mod run_log;
 pub mod schedule;
 pub mod trainer;

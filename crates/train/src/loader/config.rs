@@ -8,9 +8,23 @@ pub enum MeanMode {
     Image,
     /// The training set's per-channel RGB mean.
     PerChannel,
+    /// torchvision's ImageNet normalisation, `(x/255 − mean_c) / std_c`
+    /// with [`TORCHVISION_MEAN`] and [`TORCHVISION_STD`] (fixed constants,
+    /// not the dataset's): what torchvision's pretrained weights expect.
+    /// Works on [0, 1] pixels, so `scale` must be 1; PCA lighting offsets
+    /// are added before the division by the std, as torchvision's own
+    /// lighting transforms do.
+    Torchvision,
     /// Nothing.
     None,
 }
+
+/// torchvision's per-channel ImageNet mean (RGB, [0, 1] scale), as in
+/// `transforms.Normalize(mean=[0.485, 0.456, 0.406], ...)`.
+pub const TORCHVISION_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+
+/// torchvision's per-channel ImageNet standard deviation (RGB, [0, 1] scale).
+pub const TORCHVISION_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// Training augmentation, as in the paper: random `crop`×`crop` windows of
 /// the `S`×`S` shard images, horizontal flips, PCA lighting, mean

@@ -5,48 +5,112 @@
 //! no per-pixel branch), and the row loops are plain zips that LLVM
 //! vectorises; on x86-64 an AVX2 copy is chosen at run time.
 
-use super::config::MeanMode;
+use std::path::Path;
+
+use imagenet_prep::manifest::Manifest;
+
+use super::config::{MeanMode, TORCHVISION_MEAN, TORCHVISION_STD};
+use super::shards::{color_stats_in, read_mean_image};
 use super::{LoaderError, ShardSet};
 
 /// Everything about pixel normalisation that is fixed for a loader.
+///
+/// Every mode computes `(x * scale / 255 + offset − mean) / std` per
+/// channel, folded into one multiply-add per value: `mul = scale / 255 /
+/// std`, a per-channel bias, and for the mean-image mode a per-pixel mean
+/// (already in output units). Only torchvision's mode has a std other
+/// than 1, so the other modes' arithmetic (and pixels) are unchanged by it.
 #[derive(Debug, Clone)]
 pub(crate) struct Normaliser {
     /// Side of the source images.
     size: usize,
-    /// `scale / 255`.
-    mul: f32,
+    /// `scale / 255 / std`, per channel.
+    mul: [f32; 3],
+    /// `1 / std`, per channel (1 unless torchvision's mode).
+    inv_std: [f32; 3],
     /// Mean image in output units, HWC, when subtracting the mean image.
     mean_image: Option<Vec<f32>>,
-    /// Per-channel mean in output units (zeros unless per-channel mode).
+    /// Per-channel mean in `scale` units, before the division by the std
+    /// (zeros unless a per-channel mode).
     mean_channel: [f32; 3],
 }
 
 impl Normaliser {
+    /// The normalisation of `set`'s images (statistics from its manifest).
     pub(crate) fn new(set: &ShardSet, mean: MeanMode, scale: f32) -> Result<Self, LoaderError> {
+        Self::build(
+            set.image_size(),
+            mean,
+            scale,
+            Some((set.dir(), set.manifest())),
+        )
+    }
+
+    /// The normalisation of `size`×`size` images; `dataset` (its directory
+    /// and manifest) supplies the statistics the image and per-channel
+    /// modes need, and may be absent for the others.
+    pub(crate) fn build(
+        size: usize,
+        mean: MeanMode,
+        scale: f32,
+        dataset: Option<(&Path, &Manifest)>,
+    ) -> Result<Self, LoaderError> {
         if !(scale.is_finite() && scale > 0.0) {
             return Err(LoaderError::Config(format!(
                 "scale must be positive, got {scale}"
             )));
         }
         let mut n = Self {
-            size: set.image_size(),
-            mul: scale / 255.0,
+            size,
+            mul: [scale / 255.0; 3],
+            inv_std: [1.0; 3],
             mean_image: None,
             mean_channel: [0.0; 3],
         };
+        let needs = |what: &str| {
+            LoaderError::Config(format!(
+                "{what} needs a prepared dataset's colour statistics, and none was given"
+            ))
+        };
         match mean {
             MeanMode::Image => {
-                let mut m = set.mean_image()?;
+                let (dir, manifest) = dataset.ok_or_else(|| needs("mean-image subtraction"))?;
+                let mut m = read_mean_image(dir, manifest)?;
+                if m.len() != size * size * 3 {
+                    return Err(LoaderError::Config(format!(
+                        "the mean image is {}x{}, the images {size}x{size}",
+                        manifest.image_size, manifest.image_size
+                    )));
+                }
                 m.iter_mut().for_each(|v| *v *= scale);
                 n.mean_image = Some(m);
             }
             MeanMode::PerChannel => {
-                let stats = set.color_stats("per-channel mean subtraction")?;
+                let (dir, manifest) =
+                    dataset.ok_or_else(|| needs("per-channel mean subtraction"))?;
+                let stats = color_stats_in(dir, manifest, "per-channel mean subtraction")?;
                 n.mean_channel = stats.mean.map(|m| (m * f64::from(scale)) as f32);
+            }
+            MeanMode::Torchvision => {
+                // Its constants are defined on [0, 1] pixels; another
+                // scale would silently feed the weights 255x their input.
+                if scale != 1.0 {
+                    return Err(LoaderError::Config(format!(
+                        "torchvision normalisation works on [0, 1] pixels: scale must be 1, got {scale}"
+                    )));
+                }
+                n.inv_std = TORCHVISION_STD.map(|s| 1.0 / s);
+                n.mul = TORCHVISION_STD.map(|s| scale / 255.0 / s);
+                n.mean_channel = TORCHVISION_MEAN.map(|m| m * scale);
             }
             MeanMode::None => {}
         }
         Ok(n)
+    }
+
+    /// Side of the source images.
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 
     /// Writes the `crop`×`crop` window at (`y0`, `x0`) of `src` (HWC,
@@ -63,7 +127,9 @@ impl Normaliser {
         let s = self.size;
         assert!(y0 + crop <= s && x0 + crop <= s && src.len() == s * s * 3);
         assert_eq!(out.len(), 3 * crop * crop);
-        let bias = [0, 1, 2].map(|c| offset[c] - self.mean_channel[c]);
+        // (offset − mean) / std: exact for std 1, so those modes' pixels are
+        // bit for bit what they were before torchvision's mode existed.
+        let bias = [0, 1, 2].map(|c| (offset[c] - self.mean_channel[c]) * self.inv_std[c]);
         let job = Job {
             src,
             mean: self.mean_image.as_deref(),
@@ -91,7 +157,7 @@ struct Job<'a> {
     y0: usize,
     x0: usize,
     crop: usize,
-    mul: f32,
+    mul: [f32; 3],
     bias: [f32; 3],
 }
 
@@ -152,14 +218,14 @@ impl Job<'_> {
 #[inline(always)]
 fn row<'o>(
     src: &[u8],
-    mul: f32,
+    mul: [f32; 3],
     bias: [f32; 3],
     outs: impl Iterator<Item = (&'o mut f32, (&'o mut f32, &'o mut f32))>,
 ) {
     for (px, (r, (g, b))) in src.chunks_exact(3).zip(outs) {
-        *r = f32::from(px[0]) * mul + bias[0];
-        *g = f32::from(px[1]) * mul + bias[1];
-        *b = f32::from(px[2]) * mul + bias[2];
+        *r = f32::from(px[0]) * mul[0] + bias[0];
+        *g = f32::from(px[1]) * mul[1] + bias[1];
+        *b = f32::from(px[2]) * mul[2] + bias[2];
     }
 }
 
@@ -167,13 +233,13 @@ fn row<'o>(
 fn row_mean<'o>(
     src: &[u8],
     mean: &[f32],
-    mul: f32,
+    mul: [f32; 3],
     bias: [f32; 3],
     outs: impl Iterator<Item = (&'o mut f32, (&'o mut f32, &'o mut f32))>,
 ) {
     for ((px, m), (r, (g, b))) in src.chunks_exact(3).zip(mean.chunks_exact(3)).zip(outs) {
-        *r = f32::from(px[0]) * mul + bias[0] - m[0];
-        *g = f32::from(px[1]) * mul + bias[1] - m[1];
-        *b = f32::from(px[2]) * mul + bias[2] - m[2];
+        *r = f32::from(px[0]) * mul[0] + bias[0] - m[0];
+        *g = f32::from(px[1]) * mul[1] + bias[1] - m[1];
+        *b = f32::from(px[2]) * mul[2] + bias[2] - m[2];
     }
 }

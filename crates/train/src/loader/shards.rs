@@ -203,13 +203,7 @@ impl ShardSet {
     /// The manifest's colour statistics; `needed` says what for, in the
     /// error when they are missing.
     pub fn color_stats(&self, needed: &'static str) -> Result<&ColorStats, LoaderError> {
-        self.manifest
-            .color_stats
-            .as_ref()
-            .ok_or_else(|| LoaderError::MissingColorStats {
-                path: self.dir.join(MANIFEST_FILE),
-                needed,
-            })
+        color_stats_in(&self.dir, &self.manifest, needed)
     }
 
     /// The training set's mean image, HWC `S*S*3` on a [0, 1] scale, read
@@ -217,42 +211,63 @@ impl ShardSet {
     /// manifest's SHA-256 when the manifest records one (manifests written
     /// before the field existed do not), and every value must be finite.
     pub fn mean_image(&self) -> Result<Vec<f32>, LoaderError> {
-        let stats = self.color_stats("mean-image subtraction")?;
-        check_name(&self.dir.join(MANIFEST_FILE), &stats.mean_image)?;
-        let path = self.dir.join(&stats.mean_image);
-        let s = self.image_size as u64;
-        let npy = map_npy(&path, Dtype::F32, &[s, s, 3])?;
-        if let Some(expected) = &stats.mean_image_sha256 {
-            // Small (S*S*12 bytes): hashed on every open, not only with
-            // `verify`, because a wrong mean shifts every input silently.
-            let found = hex(&Sha256::digest(&npy.map[..]));
-            if !found.eq_ignore_ascii_case(expected) {
-                return Err(LoaderError::npy(
-                    &path,
-                    format!(
-                        "does not match the manifest's SHA-256 (manifest {expected}, file \
-                         {found}); the mean image was changed or damaged after prep wrote it: \
-                         re-run prep"
-                    ),
-                ));
-            }
-        }
-        let mean: Vec<f32> = npy
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(i) = mean.iter().position(|v| !v.is_finite()) {
+        read_mean_image(&self.dir, &self.manifest)
+    }
+}
+
+/// [`ShardSet::color_stats`] for the manifest of the dataset in `dir`
+/// (also used where no shard is opened, as by prediction).
+pub(crate) fn color_stats_in<'m>(
+    dir: &Path,
+    manifest: &'m Manifest,
+    needed: &'static str,
+) -> Result<&'m ColorStats, LoaderError> {
+    manifest
+        .color_stats
+        .as_ref()
+        .ok_or_else(|| LoaderError::MissingColorStats {
+            path: dir.join(MANIFEST_FILE),
+            needed,
+        })
+}
+
+/// [`ShardSet::mean_image`] for the manifest of the dataset in `dir`.
+pub(crate) fn read_mean_image(dir: &Path, manifest: &Manifest) -> Result<Vec<f32>, LoaderError> {
+    let stats = color_stats_in(dir, manifest, "mean-image subtraction")?;
+    check_name(&dir.join(MANIFEST_FILE), &stats.mean_image)?;
+    let path = dir.join(&stats.mean_image);
+    let s = u64::from(manifest.image_size);
+    let npy = map_npy(&path, Dtype::F32, &[s, s, 3])?;
+    if let Some(expected) = &stats.mean_image_sha256 {
+        // Small (S*S*12 bytes): hashed on every open, not only with
+        // `verify`, because a wrong mean shifts every input silently.
+        let found = hex(&Sha256::digest(&npy.map[..]));
+        if !found.eq_ignore_ascii_case(expected) {
             return Err(LoaderError::npy(
                 &path,
                 format!(
-                    "value {} at element {i} is not finite; the mean image is damaged: re-run prep",
-                    mean[i]
+                    "does not match the manifest's SHA-256 (manifest {expected}, file \
+                     {found}); the mean image was changed or damaged after prep wrote it: \
+                     re-run prep"
                 ),
             ));
         }
-        Ok(mean)
     }
+    let mean: Vec<f32> = npy
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(i) = mean.iter().position(|v| !v.is_finite()) {
+        return Err(LoaderError::npy(
+            &path,
+            format!(
+                "value {} at element {i} is not finite; the mean image is damaged: re-run prep",
+                mean[i]
+            ),
+        ));
+    }
+    Ok(mean)
 }
 
 /// Refuses a file name from the manifest that is not a plain name inside
@@ -265,7 +280,8 @@ fn check_name(manifest: &Path, name: &str) -> Result<(), LoaderError> {
     })
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest, LoaderError> {
+/// Reads and version-checks the manifest at `path`.
+pub(crate) fn read_manifest(path: &Path) -> Result<Manifest, LoaderError> {
     let text = std::fs::read_to_string(path).map_err(|e| LoaderError::io(path, e))?;
     let bad = |message: String| LoaderError::Manifest {
         path: path.to_path_buf(),

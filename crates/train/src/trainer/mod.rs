@@ -178,10 +178,14 @@ fn run<B: AutodiffBackend>(
         }
     };
     let dev0 = devices[0].clone();
-    let grouped: AlexNet<B> = match &ckpt {
-        Some(c) => c.load_weights(&dev0)?,
-        None => init_weights(&model_cfg, cfg.seed, &dev0)?,
+    let grouped: AlexNet<B> = match (&ckpt, &cfg.init_from) {
+        (Some(c), _) => c.load_weights(&dev0)?,
+        (None, Some(path)) => crate::init_from::load(&model_cfg, path, &dev0)?,
+        (None, None) => init_weights(&model_cfg, cfg.seed, &dev0)?,
     };
+    // The run's settings, for people and for `--config` (after the checks
+    // above, so a refused run leaves the directory's file alone).
+    crate::config_file::write_run_config(cfg)?;
     let ctx: Ctx<'_, B> = Ctx {
         cfg,
         splits,
