@@ -27,7 +27,7 @@ const SIZE: u32 = 72;
 fn picture(class: usize, image: usize, w: u32, h: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |x, y| {
         let (x, y) = (x as usize, y as usize);
-        let stripe = if (x / (3 + class * 4)) % 2 == 0 {
+        let stripe = if (x / (3 + class * 4)).is_multiple_of(2) {
             60
         } else {
             0
