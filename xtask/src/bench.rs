@@ -1,5 +1,9 @@
-//! `cargo xtask bench {prep,loader,model}`.
+//! `cargo xtask bench {prep,loader,model,train}`.
 
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
 /// Which benchmark to run.
@@ -17,6 +21,8 @@ enum Which {
     Loader(crate::bench_loader::Args),
     /// One SGD step and one forward pass vs PyTorch.
     Model(crate::bench_model::Args),
+    /// Images/s of whole training steps through the trainer vs a PyTorch loop.
+    Train(crate::bench_train::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -25,6 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Which::Prep(a) => crate::bench_prep::run(a),
         Which::Loader(a) => crate::bench_loader::run(a),
         Which::Model(a) => crate::bench_model::run(a),
+        Which::Train(a) => crate::bench_train::run(a),
     };
     println!();
     watch.finish();
@@ -43,6 +50,32 @@ pub fn median(xs: &[f64]) -> f64 {
         _ if n % 2 == 1 => v[n / 2],
         _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
+}
+
+/// Runs a baseline script with `python` and parses the JSON object on the
+/// last line of its output.
+pub fn python_json(python: &str, script: &Path, args: &[String]) -> Result<serde_json::Value> {
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {python} {}", script.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or("");
+        bail!(
+            "{} exited with {}: {last} (install torch for --python, or pass --no-torch)",
+            script.display(),
+            out.status
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .last()
+        .with_context(|| format!("{} printed nothing", script.display()))?;
+    serde_json::from_str(line)
+        .with_context(|| format!("parsing the output of {}: `{line}`", script.display()))
 }
 
 #[cfg(test)]

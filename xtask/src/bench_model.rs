@@ -3,8 +3,7 @@
 //! the same kind of device (CPU for `cpu`, the GPU for `cuda`; PyTorch has
 //! no wgpu counterpart).
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 use alexnet::AlexNetConfig;
 use alexnet::bench::{layer_profile, time_forward, time_train_step};
@@ -13,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 use train::backend::{BackendJob, run_on};
 use train::config::BackendKind;
 
-use crate::bench::median;
+use crate::bench::{median, python_json};
 
 /// Options of `bench model`.
 #[derive(clap::Args)]
@@ -170,7 +169,7 @@ fn rounds<B: AutodiffBackend>(bench: &Bench<'_>, device: &B::Device) {
         }
     }
     if !torch_version.is_empty() {
-        println!("PyTorch {torch_version}; ratio = burn / PyTorch (target <= 1.5x)");
+        println!("PyTorch {torch_version}; ratio = burn / PyTorch (target <= 1.2x)");
     }
     if args.layers {
         println!();
@@ -203,39 +202,22 @@ fn rounds<B: AutodiffBackend>(bench: &Bench<'_>, device: &B::Device) {
 
 fn run_torch(
     args: &Args,
-    script: &PathBuf,
+    script: &Path,
     threads: usize,
     device: &str,
 ) -> Result<(Vec<f64>, Vec<f64>, String)> {
-    let out = Command::new(&args.python)
-        .arg(script)
-        .args([
-            "--model",
-            &args.model,
-            "--batch",
-            &args.batch.to_string(),
-            "--iters",
-            &args.iters.to_string(),
-        ])
-        .args(["--threads", &threads.to_string(), "--device", device])
-        .output()
-        .with_context(|| format!("running {} {}", args.python, script.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("");
-        bail!(
-            "{} exited with {}: {last} (install torch for --python, or pass --no-torch)",
-            script.display(),
-            out.status
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .last()
-        .context("PyTorch script printed nothing")?;
-    let v: serde_json::Value =
-        serde_json::from_str(line).with_context(|| format!("parsing PyTorch output `{line}`"))?;
+    let flags = [
+        ("--model", args.model.clone()),
+        ("--batch", args.batch.to_string()),
+        ("--iters", args.iters.to_string()),
+        ("--threads", threads.to_string()),
+        ("--device", device.to_string()),
+    ];
+    let argv: Vec<String> = flags
+        .into_iter()
+        .flat_map(|(f, v)| [f.to_string(), v])
+        .collect();
+    let v = python_json(&args.python, script, &argv)?;
     let list = |k: &str| -> Result<Vec<f64>> {
         v[k].as_array()
             .with_context(|| format!("PyTorch output lacks `{k}`"))?

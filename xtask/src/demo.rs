@@ -185,6 +185,24 @@ fn train_config(cfg: &DemoConfig, shards: &Path, run: &Path) -> TrainConfig {
     t
 }
 
+/// Synthesises archives into `raw`, then prepares them into `shards` at
+/// `size`; returns when the synthesis ended.
+pub(crate) fn synth_and_prep(
+    synth: &SynthConfig,
+    raw: &Path,
+    shards: &Path,
+    size: u32,
+    quiet: bool,
+) -> anyhow::Result<Instant> {
+    synthesize(synth, raw).with_context(|| format!("synth into {}", raw.display()))?;
+    let synthesized = Instant::now();
+    let mut prep = PrepConfig::new(raw.to_path_buf(), shards.to_path_buf());
+    prep.size = size;
+    prep.quiet = quiet;
+    prepare(&prep).with_context(|| format!("prep into {}", shards.display()))?;
+    Ok(synthesized)
+}
+
 /// Runs the demo. Starts afresh: an existing `out` is cleared of the
 /// demo's own sub-directories first.
 fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
@@ -206,12 +224,7 @@ fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
         max_side: 96,
         ..SynthConfig::default()
     };
-    synthesize(&synth, &raw).with_context(|| format!("synth into {}", raw.display()))?;
-    let t1 = Instant::now();
-    let mut prep = PrepConfig::new(raw.clone(), shards.clone());
-    prep.size = cfg.image_size;
-    prep.quiet = cfg.quiet;
-    prepare(&prep).with_context(|| format!("prep into {}", shards.display()))?;
+    let t1 = synth_and_prep(&synth, &raw, &shards, cfg.image_size, cfg.quiet)?;
     let t2 = Instant::now();
     let train_cfg = train_config(cfg, &shards, &run);
     let summary = train(&train_cfg, None)?;

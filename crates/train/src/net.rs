@@ -4,16 +4,14 @@
 
 use alexnet::{AlexNet, SplitAlexNet};
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
-use burn::optim::Sgd;
-use burn::optim::SgdConfig;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 
+use crate::sgd::FusedSgd;
+
 /// The optimizer used for a module `M`.
-pub type Optim<B, M> = OptimizerAdaptor<Sgd<<B as AutodiffBackend>::InnerBackend>, M, B>;
+pub type Optim<B, M> = OptimizerAdaptor<FusedSgd, M, B>;
 
 /// What the training loop needs of a network.
 pub trait Classifier<B: AutodiffBackend>: AutodiffModule<B> + Clone {
@@ -50,16 +48,12 @@ pub fn sgd<B: AutodiffBackend, M: AutodiffModule<B>>(
     momentum: f64,
     weight_decay: f64,
 ) -> Optim<B, M> {
-    SgdConfig::new()
-        .with_momentum(Some(MomentumConfig {
-            momentum,
-            dampening: 0.0,
-            nesterov: false,
-        }))
-        .with_weight_decay((weight_decay > 0.0).then_some(WeightDecayConfig {
-            penalty: weight_decay as f32,
-        }))
-        .init::<B, M>()
+    FusedSgd::new(
+        momentum,
+        0.0,
+        (weight_decay > 0.0).then_some(weight_decay as f32),
+    )
+    .init::<B, M>()
 }
 
 /// Every float parameter's id, in the module's (fixed) visiting order: the
@@ -81,7 +75,9 @@ pub fn all_finite<B: Backend, M: burn::module::Module<B>>(module: &M) -> bool {
     struct Sums<B: Backend>(Vec<Tensor<B, 1>>);
     impl<B: Backend> ModuleVisitor<B> for Sums<B> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let sum = param.val().abs().sum();
+            // A plain sum: NaN or infinity anywhere makes it non-finite
+            // too, without abs()'s copy of every weight.
+            let sum = param.val().sum();
             // The split model keeps parameters on two devices.
             let sum = match self.0.first() {
                 Some(first) => sum.to_device(&first.device()),
@@ -95,7 +91,8 @@ pub fn all_finite<B: Backend, M: burn::module::Module<B>>(module: &M) -> bool {
     if sums.0.is_empty() {
         return true;
     }
-    // A NaN or an infinity anywhere makes the sum of magnitudes non-finite.
+    // A NaN or an infinity anywhere makes the sum non-finite (and so would
+    // weights summing past f32::MAX, ~1e38: a run long diverged).
     let total: f64 = Tensor::cat(sums.0, 0).sum().into_scalar().elem();
     total.is_finite()
 }
