@@ -1,10 +1,12 @@
 //! `cargo xtask`: the project's command line. Orchestration only: every
 //! subcommand parses its arguments and calls into a library crate.
 
+mod allocator;
 mod bench;
 mod bench_loader;
 mod bench_model;
 mod bench_prep;
+mod bench_train;
 mod demo;
 mod evaluate;
 mod gpu_check;
@@ -45,7 +47,8 @@ enum Command {
     Predict(predict::Args),
     /// Synth → prep → train → evaluate on a small built-in dataset (CPU).
     Demo(demo::Args),
-    /// Benchmarks: prep throughput, loader throughput, model step time.
+    /// Benchmarks: prep throughput, loader throughput, model step time,
+    /// trainer images/s.
     Bench(bench::Args),
     /// GPU acceptance: each layer vs the CPU, a tracked training run,
     /// throughput, the two-tower split, device memory; one table.
@@ -56,6 +59,7 @@ enum Command {
 /// (not as anyhow's debug form, which adds a backtrace whenever
 /// RUST_BACKTRACE is set: noise for a bad input), with exit status 1.
 fn main() -> ExitCode {
+    allocator::retain_freed_memory();
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -29,6 +29,7 @@ mod plot;
 pub mod predict;
 pub mod run_log;
 pub mod schedule;
+pub mod sgd;
 pub mod trainer;
 pub mod validate;
 #[cfg(feature = "wgpu")]
