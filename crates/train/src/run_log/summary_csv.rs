@@ -2,6 +2,8 @@
 //! `pandas.read_csv`, derived from the metrics records (so it is rebuilt,
 //! never appended to, and cannot disagree with `metrics.jsonl`).
 
+use std::collections::BTreeMap;
+
 use crate::metrics::MetricRecord;
 
 /// The header line.
@@ -20,8 +22,9 @@ pub(super) fn render(records: &[MetricRecord]) -> String {
     out.push('\n');
     let mut total = 0.0;
     // Per epoch (0-based, as step records number them): count and sum of
-    // 1 / images_per_sec.
-    let mut inv: Vec<(u64, f64)> = Vec::new();
+    // 1 / images_per_sec. A map, not a vector: a garbled epoch number in
+    // the log must not allocate its way to an abort.
+    let mut inv: BTreeMap<u64, (u64, f64)> = BTreeMap::new();
     for r in records {
         match *r {
             MetricRecord::Step {
@@ -29,12 +32,9 @@ pub(super) fn render(records: &[MetricRecord]) -> String {
                 images_per_sec,
                 ..
             } if images_per_sec.is_finite() && images_per_sec > 0.0 => {
-                let e = epoch as usize;
-                if inv.len() <= e {
-                    inv.resize(e + 1, (0, 0.0));
-                }
-                inv[e].0 += 1;
-                inv[e].1 += 1.0 / images_per_sec;
+                let e = inv.entry(epoch).or_insert((0, 0.0));
+                e.0 += 1;
+                e.1 += 1.0 / images_per_sec;
             }
             MetricRecord::Epoch {
                 epoch,
@@ -51,7 +51,7 @@ pub(super) fn render(records: &[MetricRecord]) -> String {
                 total += seconds;
                 let ips = epoch
                     .checked_sub(1)
-                    .and_then(|e| inv.get(e as usize))
+                    .and_then(|e| inv.get(&e))
                     .filter(|(n, _)| *n > 0)
                     .map_or_else(String::new, |(n, s)| (*n as f64 / s).to_string());
                 out.push_str(&format!(
