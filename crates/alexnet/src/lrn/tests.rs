@@ -183,7 +183,7 @@ fn fused_node_works_under_checkpointing_and_reuse() {
     let twice = |f: fn(&LocalResponseNorm, Tensor<Balanced, 4>) -> Tensor<Balanced, 4>| {
         value_and_grad::<Balanced>(&x, &r, |x| relu(f(&m, x.clone())) + x.mul_scalar(0.5))
     };
-    let (y_ref, g_ref) = twice(|m, x| lrn_composed(m, x));
+    let (y_ref, g_ref) = twice(lrn_composed);
     let (y, g) = twice(|m, x| m.forward(x));
     assert!(errors(&y, &y_ref).0 < 1e-6);
     let (abs, rel) = errors(&g, &g_ref);
