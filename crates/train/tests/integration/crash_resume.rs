@@ -64,7 +64,12 @@ fn child_test_name() -> String {
 /// Runs the training in a child that must abort at `point`.
 fn crash_at(data: &Path, out: &Path, point: &str) {
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &child_test_name(), "--ignored", "--test-threads=1"])
+        .args([
+            "--exact",
+            &child_test_name(),
+            "--ignored",
+            "--test-threads=1",
+        ])
         .env(CHILD_DATA, data)
         .env(CHILD_OUT, out)
         .env(CRASH_ENV, point)
@@ -147,7 +152,13 @@ fn killed_anywhere_resume_ends_bitwise_identical() {
     let want = outcome(&data, &straight);
     assert_eq!(
         want.checkpoints,
-        ["best", "latest", "step-00000006", "step-00000008", "step-00000009"]
+        [
+            "best",
+            "latest",
+            "step-00000006",
+            "step-00000008",
+            "step-00000009"
+        ]
     );
 
     // Each case: the crashes in order, then a run to the end. A pass
@@ -188,7 +199,10 @@ fn killed_anywhere_resume_ends_bitwise_identical() {
             "{crashes:?}: the optimizer state differs (weights one step later)"
         );
         assert_eq!(got.metrics, want.metrics, "{crashes:?}: metrics differ");
-        assert_eq!(got.summary, want.summary, "{crashes:?}: summary.csv differs");
+        assert_eq!(
+            got.summary, want.summary,
+            "{crashes:?}: summary.csv differs"
+        );
         assert!(
             got.best_weights == want.best_weights,
             "{crashes:?}: best/ holds other weights"

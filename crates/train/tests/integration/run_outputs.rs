@@ -39,7 +39,11 @@ fn summary_rows(out: &Path) -> Vec<(u64, u64, f64)> {
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             assert_eq!(f.len(), header.len(), "{l}");
-            (f[e].parse().unwrap(), f[s].parse().unwrap(), f[v].parse().unwrap())
+            (
+                f[e].parse().unwrap(),
+                f[s].parse().unwrap(),
+                f[v].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -95,7 +99,11 @@ fn best_and_summary_follow_the_epochs_and_survive_a_resume_from_the_past() {
 
     let epochs = metric_epochs(&out);
     assert_eq!(epochs.len(), 3);
-    assert_eq!(summary_rows(&out), epochs, "summary.csv is metrics.jsonl's epochs");
+    assert_eq!(
+        summary_rows(&out),
+        epochs,
+        "summary.csv is metrics.jsonl's epochs"
+    );
     // best/ is the earliest epoch end with the lowest val top-1 error.
     let want = epochs
         .iter()

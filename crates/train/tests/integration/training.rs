@@ -172,7 +172,13 @@ fn checkpoints_are_complete_and_latest_points_at_the_newest() {
     // 3), no temporaries are left behind.
     assert_eq!(
         names,
-        vec!["best", "latest", "step-00000003", "step-00000004", "step-00000005"]
+        vec![
+            "best",
+            "latest",
+            "step-00000003",
+            "step-00000004",
+            "step-00000005"
+        ]
     );
     let latest = std::fs::read_to_string(root.join("latest")).unwrap();
     assert_eq!(latest.trim(), "step-00000005");
