@@ -52,6 +52,18 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// Sizes rayon's global pool (the CPU backend's compute threads) to
+/// `threads`, all cores by default; returns the count.
+pub fn compute_threads(threads: Option<usize>) -> Result<usize> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("setting up the rayon thread pool")?;
+    Ok(threads)
+}
+
 /// Runs a baseline script with `python` and parses the JSON object on the
 /// last line of its output.
 pub fn python_json(python: &str, script: &Path, args: &[String]) -> Result<serde_json::Value> {

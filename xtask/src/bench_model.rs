@@ -56,13 +56,7 @@ struct Samples {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .context("setting up the rayon thread pool")?;
+    let threads = crate::bench::compute_threads(args.threads)?;
     let config = match args.model.as_str() {
         "paper" => AlexNetConfig::paper(1000),
         "torchvision" => AlexNetConfig::torchvision(1000),

@@ -66,13 +66,7 @@ pub fn run(args: Args) -> Result<()> {
         "--steps and --warmup must be at least 1"
     );
     ensure!(args.batch > 0, "--batch must be at least 1");
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global()
-        .context("setting up the rayon thread pool")?;
+    let threads = crate::bench::compute_threads(args.threads)?;
     let model = match args.model.as_str() {
         "tiny" => ModelKind::Tiny,
         "paper" => ModelKind::Paper,
