@@ -77,21 +77,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One block per image: its path, then `rank. probability  index  label`.
+/// One block per image: its path, then `rank. probability  index  name
+/// words` (the words only when the dataset has them; `#index` without a
+/// manifest).
 fn text(predictions: &[Prediction]) -> String {
     let mut s = String::new();
     for p in predictions {
         s.push_str(&format!("{}\n", p.image.display()));
         for (rank, c) in p.top.iter().enumerate() {
-            let id = c.wnid.as_deref().unwrap_or("");
-            s.push_str(&format!(
-                "  {}. {:6.2}%  {:>4}  {:<10} {}\n",
+            let name = c.name.clone().unwrap_or_else(|| c.label());
+            let line = format!(
+                "  {}. {:6.2}%  {:>4}  {:<10} {}",
                 rank + 1,
                 100.0 * c.probability,
                 c.index,
-                id,
-                c.label()
-            ));
+                name,
+                c.words.as_deref().unwrap_or("")
+            );
+            s.push_str(line.trim_end());
+            s.push('\n');
         }
     }
     s

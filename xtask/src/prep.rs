@@ -8,8 +8,9 @@ use imagenet_prep::{PrepConfig, PrepError, SplitName, prepare};
 /// Arguments of `cargo xtask prep`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Directory with the three ILSVRC-2012 archives, extracted `train/` and
-    /// `val/` folders, or the Kaggle layout.
+    /// Directory with the three ILSVRC-2012 archives, an ImageFolder tree
+    /// (`train/<class>/…`, `val/<class>/…`), ILSVRC-2012's extracted
+    /// folders, or the Kaggle layout.
     #[arg(long)]
     input: PathBuf,
     /// Output directory for shards, manifest.json and mean_image.npy.
@@ -37,6 +38,10 @@ pub struct Args {
     /// Splits to prepare, comma-separated (default: every split present).
     #[arg(long, value_delimiter = ',')]
     splits: Option<Vec<SplitName>>,
+    /// File extensions read as images, comma-separated, any case (other
+    /// files are ignored; contents must be JPEG or PNG).
+    #[arg(long, value_delimiter = ',', default_value = "jpeg,jpg,png")]
+    extensions: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -48,6 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.quiet = args.quiet;
     cfg.max_pixels = args.max_pixels;
     cfg.splits = args.splits;
+    cfg.extensions = args.extensions;
     let summary = match prepare(&cfg) {
         Ok(s) => s,
         Err(e @ PrepError::BadImages { .. }) => {

@@ -19,9 +19,10 @@ pub enum PrepError {
     },
     /// The input directory holds none of the supported layouts.
     #[error(
-        "{path}: no ImageNet input found (expected ILSVRC2012_img_train.tar / ILSVRC2012_img_val.tar \
-         / ILSVRC2012_devkit_t12.tar.gz, extracted train/ and val/ folders, or the Kaggle layout \
-         with LOC_synset_mapping.txt)"
+        "{path}: no dataset found (expected ILSVRC2012_img_train.tar / ILSVRC2012_img_val.tar \
+         / ILSVRC2012_devkit_t12.tar.gz, the Kaggle layout with LOC_synset_mapping.txt, or \
+         train/ and val/ folders: ImageFolder's train/<class>/<image>, or ILSVRC-2012's extracted \
+         folders)"
     )]
     UnknownLayout {
         /// The input directory.
@@ -43,9 +44,39 @@ pub enum PrepError {
         /// What is wrong with it.
         detail: String,
     },
-    /// Validation images were found but no devkit to label them.
+    /// A folder does not have the ImageFolder shape (`train/<class>/…`,
+    /// `val/<class>/…`).
     #[error(
-        "{path}: the validation images need the devkit for their labels, but {devkit} was not found"
+        "{path}: not an ImageFolder tree (train/<class>/<image>, val/<class>/<image>): {detail}"
+    )]
+    NotImageFolder {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A folder of the input links (through a symbolic link) to a folder
+    /// that contains it, so listing it would never end.
+    #[error("{path}: links back to {target}, which contains it; remove the link")]
+    FolderLoop {
+        /// The link (or folder) met while listing.
+        path: PathBuf,
+        /// The folder it resolves to.
+        target: PathBuf,
+    },
+    /// `--extensions` names no usable extension.
+    #[error("--extensions {given:?}: {detail}")]
+    BadExtensions {
+        /// The list as given.
+        given: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Flat validation images were found but no devkit to label them.
+    #[error(
+        "{path}: the validation images lie directly in this folder, so they need the ILSVRC-2012 \
+         devkit for their labels, but {devkit} was not found (for an ImageFolder dataset, put \
+         them in per-class folders, val/<class>/<image>)"
     )]
     NoDevkit {
         /// The validation archive or folder.

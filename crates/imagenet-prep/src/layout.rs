@@ -1,19 +1,23 @@
 //! Finding the inputs and turning them into an ordered, labelled list of
-//! images per split (a [`Plan`]), for the three supported layouts:
+//! images per split (a [`Plan`]), for the supported layouts:
 //!
 //! - **archives**: `ILSVRC2012_img_train.tar`, `ILSVRC2012_img_val.tar`,
 //!   `ILSVRC2012_devkit_t12.tar.gz` (either split may be absent);
-//! - **folders**: `train/<wnid>/*`, and `val/` flat (labelled by the devkit,
-//!   as a `.tar.gz` or extracted `ILSVRC2012_devkit_t12/` beside it) or
-//!   per class `val/<wnid>/*`;
+//! - **ImageFolder** (torchvision's): `train/<class>/…` and `val/<class>/…`,
+//!   any class names, images at any depth below their class folder;
+//! - **folders** (ILSVRC-2012 extracted): `train/<wnid>/*`, and `val/` flat,
+//!   labelled by the devkit (as a `.tar.gz` or extracted
+//!   `ILSVRC2012_devkit_t12/` beside it), or per class `val/<wnid>/*`;
 //! - **Kaggle**: `LOC_synset_mapping.txt`, `LOC_val_solution.csv`,
 //!   `ILSVRC/Data/CLS-LOC/{train,val}`.
 //!
-//! Order (the shard order): train by class index, then member name (byte
-//! order); flat val labelled by the devkit by the number in the file name
-//! (the same as file-name order for the official names); other val by file
-//! name (per-class folders: class index, then file name). Class index =
-//! position in sorted-WNID order.
+//! Order (the shard order): by class index, then within a class folder as
+//! torchvision's `ImageFolder` orders it (by folder path, then file name;
+//! byte order), archive members by member name; flat val labelled by the
+//! devkit by the number in the file name (the same as file-name order for
+//! the official names), Kaggle's flat val by file name. Class index =
+//! position in sorted-name order (WNIDs for ILSVRC-2012, class folder
+//! names for ImageFolder: `ImageFolder`'s numbering).
 //!
 //! Flat validation images are labelled by the number in their names: line
 //! `k` of the devkit's ground truth is the label of `ILSVRC2012_val_<k>`
@@ -21,10 +25,13 @@
 //! or extra file cannot shift the labels of the others. A file whose name
 //! has no such number (or one the ground truth does not reach) is an error
 //! naming it; images the ground truth lists but the input lacks are
-//! reported by name ([`MissingVal`]). Only files named `.jpeg`, `.jpg` or
-//! `.png` (any case) are read as images, in every split and layout; other
-//! files (`README.txt`, checksums) are ignored, and the output directory is
-//! never read as input when it lies inside the input tree.
+//! reported by name ([`MissingVal`]). Only files whose extension is one of
+//! [`PlanOptions::extensions`] (by default `.jpeg`, `.jpg`, `.png`, in any
+//! case) are read as images, in every split and layout; other files
+//! (`README.txt`, checksums) are ignored, and the output directory is never
+//! read as input when it lies inside the input tree. Hidden entries (names
+//! starting with `.`) are skipped; symbolic links are followed, and one
+//! that leads back into a folder containing it is an error.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -60,10 +67,128 @@ pub const IMAGE_EXTENSIONS: [&str; 3] = ["jpeg", "jpg", "png"];
 /// Whether `name` (a file name, or a member path with directories) ends in
 /// one of [`IMAGE_EXTENSIONS`], in any case.
 pub fn is_image_name(name: &str) -> bool {
+    has_extension(name, &IMAGE_EXTENSIONS)
+}
+
+/// Whether `name` (a file name, or a member path with directories) has a
+/// non-empty stem and one of `extensions` (compared in any case).
+pub fn has_extension(name: &str, extensions: &[impl AsRef<str>]) -> bool {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     base.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty() && IMAGE_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
+        !stem.is_empty()
+            && extensions
+                .iter()
+                .any(|e| ext.eq_ignore_ascii_case(e.as_ref()))
     })
+}
+
+/// The extensions of [`IMAGE_EXTENSIONS`], owned.
+pub fn default_extensions() -> Vec<String> {
+    IMAGE_EXTENSIONS.iter().map(|e| e.to_string()).collect()
+}
+
+/// `extensions` as [`PlanOptions::extensions`] wants them: lower case,
+/// without a leading dot, each once, at least one. An empty entry, or one
+/// holding a dot, a path separator or whitespace, is an error naming it.
+pub fn normalize_extensions(extensions: &[String]) -> Result<Vec<String>, PrepError> {
+    let given = extensions.join(",");
+    let bad = |detail: String| PrepError::BadExtensions {
+        given: given.clone(),
+        detail,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for e in extensions {
+        let e = e.trim();
+        let e = e.strip_prefix('.').unwrap_or(e);
+        if e.is_empty() {
+            return Err(bad("an extension is empty".into()));
+        }
+        if e.contains(['.', '/', '\\']) || e.chars().any(char::is_whitespace) {
+            return Err(bad(format!(
+                "{e:?} is not a file extension (give them like jpg,jpeg,png)"
+            )));
+        }
+        let e = e.to_ascii_lowercase();
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("no extension given".into()));
+    }
+    Ok(out)
+}
+
+/// What [`plan`] lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Splits to list; `None`: every split the input has.
+    pub splits: Option<Vec<SplitName>>,
+    /// A directory never listed: the output directory, which may lie
+    /// inside the input tree (`--out val/prepped`).
+    pub exclude: Option<PathBuf>,
+    /// Extensions (compared in any case, without the dot) of the files read
+    /// as images; see [`normalize_extensions`].
+    pub extensions: Vec<String>,
+}
+
+impl Default for PlanOptions {
+    /// Every split, nothing excluded, [`IMAGE_EXTENSIONS`].
+    fn default() -> Self {
+        PlanOptions {
+            splits: None,
+            exclude: None,
+            extensions: default_extensions(),
+        }
+    }
+}
+
+/// How a listing goes: which files are images, and which directory (the
+/// output, canonical) is never entered.
+#[derive(Debug, Clone, Copy)]
+struct Scan<'a> {
+    skip: Option<&'a Path>,
+    extensions: &'a [String],
+}
+
+impl Scan<'_> {
+    fn is_image(&self, name: &str) -> bool {
+        has_extension(name, self.extensions)
+    }
+
+    /// The extensions, for messages: `.jpeg, .jpg, .png`.
+    fn described(&self) -> String {
+        self.extensions
+            .iter()
+            .map(|e| format!(".{e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Which convention a folder is read by, so that its errors speak of it:
+/// ILSVRC-2012's (classes are WNIDs) or ImageFolder's (any class names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Ilsvrc,
+    ImageFolder,
+}
+
+impl Shape {
+    fn error(self, path: PathBuf, detail: String) -> PrepError {
+        match self {
+            Shape::Ilsvrc => PrepError::NotIlsvrc { path, detail },
+            Shape::ImageFolder => PrepError::NotImageFolder { path, detail },
+        }
+    }
+
+    /// How a class folder is written in messages.
+    fn class_folder(self) -> &'static str {
+        match self {
+            Shape::Ilsvrc => "<wnid>/",
+            Shape::ImageFolder => "<class>/",
+        }
+    }
 }
 
 /// The number `k` of a validation image named `ILSVRC2012_val_<k>.<ext>`
@@ -135,8 +260,10 @@ pub struct Item {
 pub enum Layout {
     /// The official tar archives.
     Archives,
-    /// Extracted folders.
+    /// ILSVRC-2012's extracted folders, labelled by its devkit.
     Folders,
+    /// torchvision's ImageFolder: class folders with any names, no devkit.
+    ImageFolder,
     /// Kaggle's layout.
     Kaggle,
 }
@@ -213,22 +340,20 @@ impl Plan {
 }
 
 /// Detects the layout under `input` and lists the images of the wanted
-/// splits (`None`: every split present).
-pub fn plan(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
-    plan_excluding(input, want, None)
-}
-
-/// [`plan`], never listing anything inside `out` (the output directory,
-/// which may lie inside the input tree, e.g. `--out val/prepped`).
-pub fn plan_excluding(
-    input: &Path,
-    want: Option<&[SplitName]>,
-    out: Option<&Path>,
-) -> Result<Plan, PrepError> {
+/// splits, as `options` says.
+pub fn plan(input: &Path, options: &PlanOptions) -> Result<Plan, PrepError> {
+    let want = options.splits.as_deref();
+    let extensions = normalize_extensions(&options.extensions)?;
     // Compared with every directory met while listing, as canonical paths
     // (an output directory that does not exist yet holds nothing to skip).
-    let skip = out.and_then(|o| std::fs::canonicalize(o).ok());
-    let skip = skip.as_deref();
+    let skip = options
+        .exclude
+        .as_deref()
+        .and_then(|o| std::fs::canonicalize(o).ok());
+    let scan = Scan {
+        skip: skip.as_deref(),
+        extensions: &extensions,
+    };
     if !input.exists() {
         return Err(PrepError::MissingInput {
             path: input.to_path_buf(),
@@ -242,11 +367,11 @@ pub fn plan_excluding(
         });
     }
     let mut plan = if input.join(KAGGLE_MAPPING).exists() || input.join(KAGGLE_DATA).is_dir() {
-        kaggle(input, want, skip)?
+        kaggle(input, want, scan)?
     } else if [TRAIN_TAR, VAL_TAR].iter().any(|f| input.join(f).exists()) {
-        archives(input, want)?
+        archives(input, want, scan)?
     } else if input.join("train").is_dir() || input.join("val").is_dir() {
-        folders(input, want, skip)?
+        folders(input, want, scan)?
     } else {
         // The official archives, but compressed: say how to get the tar.
         for name in [TRAIN_TAR, VAL_TAR] {
@@ -514,7 +639,8 @@ fn parse_devkit(
         .enumerate()
         .map(|(i, s)| ClassInfo {
             index: i as u32,
-            wnid: s.wnid,
+            name: s.wnid.clone(),
+            wnid: Some(s.wnid),
             words: s.words,
             ilsvrc2012_id: Some(s.ilsvrc2012_id),
         })
@@ -610,23 +736,19 @@ fn find_devkit(input: &Path) -> Result<Option<Devkit>, PrepError> {
 fn index_of(classes: &[ClassInfo]) -> HashMap<&str, i16> {
     classes
         .iter()
-        .map(|c| (c.wnid.as_str(), c.index as i16))
+        .map(|c| (c.name.as_str(), c.index as i16))
         .collect()
 }
 
-fn classes_from_wnids(wnids: impl IntoIterator<Item = String>) -> Vec<ClassInfo> {
-    let mut wnids: Vec<String> = wnids.into_iter().collect();
-    wnids.sort();
-    wnids.dedup();
-    wnids
+/// Classes numbered by their names in sorted (byte) order.
+fn classes_from_names(names: impl IntoIterator<Item = String>) -> Vec<ClassInfo> {
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort();
+    names.dedup();
+    names
         .into_iter()
         .enumerate()
-        .map(|(i, wnid)| ClassInfo {
-            index: i as u32,
-            wnid,
-            words: String::new(),
-            ilsvrc2012_id: None,
-        })
+        .map(|(i, name)| ClassInfo::named(i as u32, name))
         .collect()
 }
 
@@ -672,7 +794,7 @@ fn open_archive(path: &Path) -> Result<(Arc<File>, u64), PrepError> {
     Ok((Arc::new(file), len))
 }
 
-fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError> {
+fn archives(input: &Path, want: Option<&[SplitName]>, scan: Scan<'_>) -> Result<Plan, PrepError> {
     let train_tar = input.join(TRAIN_TAR);
     let val_tar = input.join(VAL_TAR);
     let do_train = wanted(want, SplitName::Train, train_tar.exists(), &train_tar)?;
@@ -748,7 +870,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                 devkit: input.join(DEVKIT_TGZ),
             });
         }
-        None => classes_from_wnids(train_classes.keys().cloned()),
+        None => classes_from_names(train_classes.keys().cloned()),
     };
     let index = index_of(&classes);
 
@@ -768,7 +890,7 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                             wnid.escape_debug()
                         ),
                     })?;
-                members.retain(|m| is_image_name(&m.name));
+                members.retain(|m| scan.is_image(&m.name));
                 members.sort_by(|a, b| a.name.cmp(&b.name));
                 items.extend(members.into_iter().map(|m| Item {
                     source: format!("{train_name}:{wnid}.tar:{}", m.name),
@@ -800,11 +922,11 @@ fn archives(input: &Path, want: Option<&[SplitName]>) -> Result<Plan, PrepError>
                 ),
             });
         }
-        members.retain(|m| is_image_name(&m.name));
+        members.retain(|m| scan.is_image(&m.name));
         if members.is_empty() {
             return Err(PrepError::NotIlsvrc {
                 path: val_tar.clone(),
-                detail: "no images (.JPEG, .jpg, .png) inside".into(),
+                detail: format!("no images ({}) inside", scan.described()),
             });
         }
         // Member order is not sorted; items and labels follow the numbers
@@ -866,23 +988,80 @@ fn list_dir(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf, boo
 /// Files of one class folder: (file name, path), sorted by name.
 type ClassFiles = (String, Vec<(String, PathBuf)>);
 
-/// `<dir>/<class>/*` → (class name, image files sorted by name).
-fn class_dirs(dir: &Path, skip: Option<&Path>) -> Result<Vec<ClassFiles>, PrepError> {
+/// `<dir>/<class>/…` → (class name, its image files at any depth, in
+/// [`class_images`] order), by class name.
+fn class_dirs(dir: &Path, scan: Scan<'_>, shape: Shape) -> Result<Vec<ClassFiles>, PrepError> {
     let mut out = Vec::new();
-    for (name, path, is_dir) in list_dir(dir, skip)? {
+    for (name, path, is_dir) in list_dir(dir, scan.skip)? {
         if !is_dir {
             continue;
         }
-        let files = image_files(&path, skip)?;
+        let files = class_images(&path, scan)?;
         out.push((name, files));
     }
     if out.is_empty() {
-        return Err(PrepError::NotIlsvrc {
-            path: dir.to_path_buf(),
-            detail: "no class folders (<wnid>/) inside".into(),
-        });
+        return Err(shape.error(
+            dir.to_path_buf(),
+            format!("no class folders ({}) inside", shape.class_folder()),
+        ));
     }
     Ok(out)
+}
+
+/// The image files below class folder `dir`, at any depth, in the order of
+/// torchvision's `ImageFolder` (`sorted(os.walk(dir))`, then sorted file
+/// names): by the folder's path relative to `dir` (`""` first), then by
+/// file name, in byte order. Returns (path relative to `dir`, path).
+fn class_images(dir: &Path, scan: Scan<'_>) -> Result<Vec<(String, PathBuf)>, PrepError> {
+    let mut found = Vec::new();
+    walk(dir, String::new(), scan, &mut Vec::new(), &mut found)?;
+    found.sort_by(|a: &(String, String, PathBuf), b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(found
+        .into_iter()
+        .map(|(folder, name, path)| {
+            let rel = if folder.is_empty() {
+                name
+            } else {
+                format!("{folder}/{name}")
+            };
+            (rel, path)
+        })
+        .collect())
+}
+
+/// Adds (folder relative to the class folder, file name, path) of every
+/// image below `dir` to `found`. `ancestors` holds the canonical paths of
+/// the folders being listed, so a link back into one of them is an error
+/// instead of an endless listing.
+fn walk(
+    dir: &Path,
+    folder: String,
+    scan: Scan<'_>,
+    ancestors: &mut Vec<PathBuf>,
+    found: &mut Vec<(String, String, PathBuf)>,
+) -> Result<(), PrepError> {
+    let canonical = std::fs::canonicalize(dir).map_err(io_err(dir))?;
+    if ancestors.contains(&canonical) {
+        return Err(PrepError::FolderLoop {
+            path: dir.to_path_buf(),
+            target: canonical,
+        });
+    }
+    ancestors.push(canonical);
+    for (name, path, is_dir) in list_dir(dir, scan.skip)? {
+        if is_dir {
+            let sub = if folder.is_empty() {
+                name
+            } else {
+                format!("{folder}/{name}")
+            };
+            walk(&path, sub, scan, ancestors, found)?;
+        } else if scan.is_image(&name) {
+            found.push((folder.clone(), name, path));
+        }
+    }
+    ancestors.pop();
+    Ok(())
 }
 
 fn rel(input: &Path, path: &Path) -> String {
@@ -899,15 +1078,16 @@ fn per_class_items(
     dir: &Path,
     by_class: Vec<ClassFiles>,
     index: &HashMap<&str, i16>,
+    shape: Shape,
 ) -> Result<Vec<Item>, PrepError> {
     let mut labelled = Vec::new();
-    for (wnid, files) in by_class {
-        let &label = index
-            .get(wnid.as_str())
-            .ok_or_else(|| PrepError::NotIlsvrc {
-                path: dir.join(&wnid),
-                detail: format!("{} is not one of the known classes", wnid.escape_debug()),
-            })?;
+    for (class, files) in by_class {
+        let &label = index.get(class.as_str()).ok_or_else(|| {
+            shape.error(
+                dir.join(&class),
+                format!("{} is not one of the known classes", class.escape_debug()),
+            )
+        })?;
         labelled.push((label, files));
     }
     labelled.sort_by_key(|(label, _)| *label);
@@ -923,45 +1103,41 @@ fn per_class_items(
         .collect())
 }
 
-/// The image files (by [`is_image_name`]) directly in `dir`, sorted by name.
-fn image_files(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf)>, PrepError> {
-    Ok(list_dir(dir, skip)?
+/// The image files directly in `dir`, sorted by name, at least one.
+fn flat_files(dir: &Path, scan: Scan<'_>) -> Result<Vec<(String, PathBuf)>, PrepError> {
+    let files: Vec<_> = list_dir(dir, scan.skip)?
         .into_iter()
-        .filter(|(n, _, d)| !d && is_image_name(n))
+        .filter(|(n, _, d)| !d && scan.is_image(n))
         .map(|(n, p, _)| (n, p))
-        .collect())
-}
-
-/// [`image_files`], at least one.
-fn flat_files(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf)>, PrepError> {
-    let files = image_files(dir, skip)?;
+        .collect();
     if files.is_empty() {
         return Err(PrepError::NotIlsvrc {
             path: dir.to_path_buf(),
-            detail: "no images (.JPEG, .jpg, .png) inside".into(),
+            detail: format!("no images ({}) inside", scan.described()),
         });
     }
     Ok(files)
 }
 
-fn folders(
-    input: &Path,
-    want: Option<&[SplitName]>,
-    skip: Option<&Path>,
-) -> Result<Plan, PrepError> {
+fn folders(input: &Path, want: Option<&[SplitName]>, scan: Scan<'_>) -> Result<Plan, PrepError> {
     let train_dir = input.join("train");
     let val_dir = input.join("val");
     let do_train = wanted(want, SplitName::Train, train_dir.is_dir(), &train_dir)?;
     let do_val = wanted(want, SplitName::Val, val_dir.is_dir(), &val_dir)?;
     let devkit = find_devkit(input)?;
+    let shape = if devkit.is_some() {
+        Shape::Ilsvrc
+    } else {
+        Shape::ImageFolder
+    };
     let train_classes = if do_train {
-        Some(class_dirs(&train_dir, skip)?)
+        Some(class_dirs(&train_dir, scan, shape)?)
     } else {
         None
     };
-    let val_per_class = do_val && list_dir(&val_dir, skip)?.iter().any(|(_, _, d)| *d);
+    let val_per_class = do_val && list_dir(&val_dir, scan.skip)?.iter().any(|(_, _, d)| *d);
     let val_classes = if val_per_class {
-        Some(class_dirs(&val_dir, skip)?)
+        Some(class_dirs(&val_dir, scan, shape)?)
     } else {
         None
     };
@@ -978,7 +1154,7 @@ fn folders(
             &val_dir,
             train_classes.as_deref(),
             val_classes.as_deref(),
-            skip,
+            scan,
         )?,
     };
     let index = index_of(&classes);
@@ -991,7 +1167,7 @@ fn folders(
     let train = match train_classes {
         None => None,
         Some(by_class) => {
-            let items = per_class_items(input, &train_dir, by_class, &index)?;
+            let items = per_class_items(input, &train_dir, by_class, &index, shape)?;
             sources.push(dir_source(&train_dir, items.len())?);
             Some(items)
         }
@@ -1000,12 +1176,12 @@ fn folders(
     let val = if !do_val {
         None
     } else if let Some(by_class) = val_classes {
-        let items = per_class_items(input, &val_dir, by_class, &index)?;
+        let items = per_class_items(input, &val_dir, by_class, &index, shape)?;
         sources.push(dir_source(&val_dir, items.len())?);
         Some(items)
     } else {
         let devkit = devkit.as_ref().expect("checked above");
-        let files = flat_files(&val_dir, skip)?
+        let files = flat_files(&val_dir, scan)?
             .into_iter()
             .map(|(name, path)| ValFile {
                 name,
@@ -1022,7 +1198,10 @@ fn folders(
         Some(items)
     };
     Ok(Plan {
-        layout: Layout::Folders,
+        layout: match shape {
+            Shape::Ilsvrc => Layout::Folders,
+            Shape::ImageFolder => Layout::ImageFolder,
+        },
         classes,
         train,
         val,
@@ -1044,47 +1223,46 @@ fn folder_classes(
     val_dir: &Path,
     train: Option<&[ClassFiles]>,
     val: Option<&[ClassFiles]>,
-    skip: Option<&Path>,
+    scan: Scan<'_>,
 ) -> Result<Vec<ClassInfo>, PrepError> {
     let listed;
     let train = match train {
         Some(t) => t,
-        None if train_dir.is_dir() && list_dir(train_dir, skip)?.iter().any(|(_, _, d)| *d) => {
-            listed = class_dirs(train_dir, skip)?;
+        None if train_dir.is_dir()
+            && list_dir(train_dir, scan.skip)?.iter().any(|(_, _, d)| *d) =>
+        {
+            listed = class_dirs(train_dir, scan, Shape::ImageFolder)?;
             &listed
         }
         None => {
             let val = val.unwrap_or_default();
-            return Ok(classes_from_wnids(val.iter().map(|(w, _)| w.clone())));
+            return Ok(classes_from_names(val.iter().map(|(w, _)| w.clone())));
         }
     };
     let trained: HashMap<&str, bool> = train
         .iter()
         .map(|(w, files)| (w.as_str(), !files.is_empty()))
         .collect();
-    for (wnid, files) in val.unwrap_or_default() {
-        if !files.is_empty() && trained.get(wnid.as_str()) != Some(&true) {
-            return Err(PrepError::NotIlsvrc {
-                path: val_dir.join(wnid),
+    for (class, files) in val.unwrap_or_default() {
+        if !files.is_empty() && trained.get(class.as_str()) != Some(&true) {
+            return Err(PrepError::NotImageFolder {
+                path: val_dir.join(class),
                 detail: format!(
                     "this validation class has no training images ({} is missing or empty). \
-                     Without the devkit the classes are numbered by the class folders of {}, so \
-                     it has no index that agrees with training; add its training images, remove \
-                     the folder, or put {DEVKIT_TGZ} beside train/ and val/",
-                    train_dir.join(wnid).display(),
+                     The classes are numbered by the class folders of {}, so it has no index \
+                     that agrees with training; add its training images or remove the folder \
+                     (for ILSVRC-2012, {DEVKIT_TGZ} beside train/ and val/ numbers the classes \
+                     instead)",
+                    train_dir.join(class).display(),
                     train_dir.display()
                 ),
             });
         }
     }
-    Ok(classes_from_wnids(train.iter().map(|(w, _)| w.clone())))
+    Ok(classes_from_names(train.iter().map(|(w, _)| w.clone())))
 }
 
-fn kaggle(
-    input: &Path,
-    want: Option<&[SplitName]>,
-    skip: Option<&Path>,
-) -> Result<Plan, PrepError> {
+fn kaggle(input: &Path, want: Option<&[SplitName]>, scan: Scan<'_>) -> Result<Plan, PrepError> {
     let mapping = input.join(KAGGLE_MAPPING);
     let text = std::fs::read_to_string(&mapping).map_err(io_err(&mapping))?;
     let mut classes = Vec::new();
@@ -1113,7 +1291,8 @@ fn kaggle(
         .enumerate()
         .map(|(i, (wnid, words))| ClassInfo {
             index: i as u32,
-            wnid,
+            name: wnid.clone(),
+            wnid: Some(wnid),
             words,
             ilsvrc2012_id: None,
         })
@@ -1127,7 +1306,8 @@ fn kaggle(
     let mut sources = Vec::new();
     let mut val_missing = None;
     let train = if do_train {
-        let items = per_class_items(input, &train_dir, class_dirs(&train_dir, skip)?, &index)?;
+        let by_class = class_dirs(&train_dir, scan, Shape::Ilsvrc)?;
+        let items = per_class_items(input, &train_dir, by_class, &index, Shape::Ilsvrc)?;
         sources.push(dir_source(&train_dir, items.len())?);
         Some(items)
     } else {
@@ -1173,7 +1353,7 @@ fn kaggle(
                 )));
             }
         }
-        let files = flat_files(&val_dir, skip)?;
+        let files = flat_files(&val_dir, scan)?;
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
         let mut items = Vec::with_capacity(files.len());
         for (name, path) in files {
@@ -1293,7 +1473,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, &(id, wnid))| ClassInfo {
                     index: i as u32,
-                    wnid: wnid.into(),
+                    name: wnid.into(),
+                    wnid: Some(wnid.into()),
                     words: String::new(),
                     ilsvrc2012_id: Some(id),
                 })

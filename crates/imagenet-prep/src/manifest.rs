@@ -5,7 +5,19 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the on-disk format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: classes carry `name`, and `wnid` is `null` for classes that are not
+/// WordNet synsets (ImageFolder datasets).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version readers still accept. Version 1 differs only
+/// in its classes (no `name`; `wnid` always a string, the class folder's
+/// name), which [`ClassInfo`]'s reader turns into version 2's.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
+
+/// Whether this code reads manifests of format `version`.
+pub fn is_readable_version(version: u64) -> bool {
+    (u64::from(OLDEST_READABLE_VERSION)..=u64::from(FORMAT_VERSION)).contains(&version)
+}
 
 /// File name of the manifest inside an output directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -17,7 +29,8 @@ pub struct Manifest {
     pub format_version: u32,
     /// Side of the square images in every shard (256).
     pub image_size: u32,
-    /// Classes in index order: `classes[i].index == i`, sorted by WNID.
+    /// Classes in index order: `classes[i].index == i`, sorted by name
+    /// (WNID for ILSVRC-2012, class folder name for ImageFolder trees).
     pub classes: Vec<ClassInfo>,
     /// The training split, if it was prepared.
     pub train: Option<Split>,
@@ -33,17 +46,73 @@ pub struct Manifest {
     pub color_stats: Option<ColorStats>,
 }
 
-/// One ILSVRC-2012 class.
+/// One class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ClassInfoOnDisk")]
 pub struct ClassInfo {
-    /// Position in sorted-WNID order (torchvision's convention).
+    /// Position in sorted-name order (torchvision's convention).
     pub index: u32,
-    /// WordNet ID, e.g. `n01440764`.
-    pub wnid: String,
-    /// Human-readable synonyms from the devkit, e.g. `tench, Tinca tinca`.
+    /// The class's name as the dataset gives it: the WNID (`n01440764`)
+    /// for ILSVRC-2012, the class folder's name (`airplane`) for an
+    /// ImageFolder tree.
+    pub name: String,
+    /// WordNet ID, e.g. `n01440764`, when the classes are WordNet synsets
+    /// (every ILSVRC layout, and class folders all named like WNIDs).
+    pub wnid: Option<String>,
+    /// Human-readable synonyms from the devkit, e.g. `tench, Tinca tinca`
+    /// (empty when the dataset has none).
     pub words: String,
     /// The devkit's ILSVRC2012_ID (1-based, not in WNID order), if known.
     pub ilsvrc2012_id: Option<u32>,
+}
+
+impl ClassInfo {
+    /// A class named `name`, which is also its WNID when it looks like one
+    /// (`n` and eight digits), with no words or ILSVRC2012_ID.
+    pub fn named(index: u32, name: String) -> Self {
+        ClassInfo {
+            index,
+            wnid: looks_like_wnid(&name).then(|| name.clone()),
+            name,
+            words: String::new(),
+            ilsvrc2012_id: None,
+        }
+    }
+}
+
+/// Whether `s` has a WordNet noun ID's shape: `n` and eight digits.
+pub fn looks_like_wnid(s: &str) -> bool {
+    s.len() == 9 && s.starts_with('n') && s[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A class as either format version stores it: version 1 has no `name`
+/// and a string `wnid` (which then is the name).
+#[derive(Deserialize)]
+struct ClassInfoOnDisk {
+    index: u32,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    wnid: Option<String>,
+    words: String,
+    ilsvrc2012_id: Option<u32>,
+}
+
+impl TryFrom<ClassInfoOnDisk> for ClassInfo {
+    type Error = String;
+    fn try_from(c: ClassInfoOnDisk) -> Result<Self, String> {
+        let name = c
+            .name
+            .or_else(|| c.wnid.clone())
+            .ok_or_else(|| format!("class {} has neither a name nor a wnid", c.index))?;
+        Ok(ClassInfo {
+            index: c.index,
+            name,
+            wnid: c.wnid,
+            words: c.words,
+            ilsvrc2012_id: c.ilsvrc2012_id,
+        })
+    }
 }
 
 /// One split (train or val): its shards in order.
@@ -177,6 +246,53 @@ mod tests {
             let e = check_file_name(bad).unwrap_err();
             assert!(e.contains(&format!("{bad:?}")), "{e}");
         }
+    }
+
+    #[test]
+    fn version_1_classes_read_as_version_2() {
+        let v1 = r#"{"index": 3, "wnid": "n01440764", "words": "tench", "ilsvrc2012_id": 449}"#;
+        let c: ClassInfo = serde_json::from_str(v1).unwrap();
+        assert_eq!(c.name, "n01440764");
+        assert_eq!(c.wnid.as_deref(), Some("n01440764"));
+        // A version-1 ImageFolder class kept its folder name in `wnid`.
+        let v1 = r#"{"index": 0, "wnid": "airplane", "words": "", "ilsvrc2012_id": null}"#;
+        let c: ClassInfo = serde_json::from_str(v1).unwrap();
+        assert_eq!(c.name, "airplane");
+        let v2 = ClassInfo::named(0, "airplane".into());
+        assert_eq!(v2.wnid, None);
+        let json = serde_json::to_string(&v2).unwrap();
+        assert!(json.contains(r#""name":"airplane""#) && json.contains(r#""wnid":null"#));
+        assert_eq!(serde_json::from_str::<ClassInfo>(&json).unwrap(), v2);
+        let none = r#"{"index": 0, "words": "", "ilsvrc2012_id": null}"#;
+        let e = serde_json::from_str::<ClassInfo>(none)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither a name nor a wnid"), "{e}");
+    }
+
+    #[test]
+    fn wnid_shapes() {
+        assert!(looks_like_wnid("n01440764"));
+        for no in [
+            "airplane",
+            "n0144076",
+            "n014407640",
+            "N01440764",
+            "n0144076x",
+            "",
+        ] {
+            assert!(!looks_like_wnid(no), "{no}");
+        }
+        assert_eq!(
+            ClassInfo::named(1, "n01440764".into()).wnid.as_deref(),
+            Some("n01440764")
+        );
+    }
+
+    #[test]
+    fn readable_versions() {
+        assert!(is_readable_version(1) && is_readable_version(2));
+        assert!(!is_readable_version(0) && !is_readable_version(3));
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub const MEAN_IMAGE_FILE: &str = "mean_image.npy";
 /// this stays the same. 3: Y, Cb and Cr resized as planes (d1301b0).
 pub const PIPELINE_VERSION: &str = "jpeg-planes+zune-jpeg+png/fir-bilinear-crop/tv-geometry/3";
 
+/// Version of the shard files' layout in the resume fingerprint. It stays 1
+/// while only the manifest changes ([`FORMAT_VERSION`] 2 changed classes),
+/// so shards of an interrupted run are still reused.
+const SHARD_FORMAT: u32 = 1;
+
 /// Settings of one preparation run.
 #[derive(Debug, Clone)]
 pub struct PrepConfig {
@@ -62,6 +67,10 @@ pub struct PrepConfig {
     pub max_pixels: u64,
     /// Splits to prepare; `None`: every split the input has.
     pub splits: Option<Vec<SplitName>>,
+    /// Extensions (any case, no dot) of the files read as images; other
+    /// files are ignored. Contents must still be JPEG or PNG (detected by
+    /// their bytes).
+    pub extensions: Vec<String>,
     /// Stop (with [`PrepError::Interrupted`]) after writing this many new
     /// shards: a real interruption of the run, for testing resumption.
     pub stop_after_shards: Option<usize>,
@@ -82,6 +91,7 @@ impl PrepConfig {
             quiet: false,
             max_pixels: DEFAULT_MAX_PIXELS,
             splits: None,
+            extensions: layout::default_extensions(),
             stop_after_shards: None,
             assume_free_bytes: None,
         }
@@ -129,6 +139,7 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     if cfg.shard_size == 0 {
         return Err(PrepError::Config("shard size must be at least 1".into()));
     }
+    layout::normalize_extensions(&cfg.extensions)?;
     // The output directory is made and locked before anything else, so a
     // second run on the same `--out` stops at once instead of after reading
     // the input's index, and no two runs ever write the same files. The
@@ -145,7 +156,12 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
             format!("reading the index of {}", cfg.input.display()),
             cfg.quiet,
         );
-        layout::plan_excluding(&cfg.input, cfg.splits.as_deref(), Some(&cfg.out))?
+        let options = layout::PlanOptions {
+            splits: cfg.splits.clone(),
+            exclude: Some(cfg.out.clone()),
+            extensions: cfg.extensions.clone(),
+        };
+        layout::plan(&cfg.input, &options)?
     };
     // Missing validation images shift no label (each image is labelled by
     // its own number), but a run is strict about its input unless told.
@@ -340,7 +356,7 @@ fn assemble(records: Vec<ShardRecord>) -> Split {
 fn fingerprint(cfg: &PrepConfig, split: SplitName, k: usize, items: &[Item]) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "format {FORMAT_VERSION}\npipeline {PIPELINE_VERSION}\nsize {}\nmax_pixels {}\nsplit {}\nshard {k}\nstamps 2\n",
+        "format {SHARD_FORMAT}\npipeline {PIPELINE_VERSION}\nsize {}\nmax_pixels {}\nsplit {}\nshard {k}\nstamps 2\n",
         cfg.size,
         cfg.max_pixels,
         split.as_str()

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::atomic::hex;
-use crate::manifest::{ColorStats, FORMAT_VERSION, Manifest, Shard, check_file_name};
+use crate::manifest::{
+    ColorStats, FORMAT_VERSION, Manifest, OLDEST_READABLE_VERSION, Shard, check_file_name,
+    is_readable_version,
+};
 use crate::npy::{self, Dtype};
 
 /// Why a directory could not be verified at all.
@@ -55,9 +58,10 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, VerifyError> {
     let text = std::fs::read(&path).map_err(|e| bad(format!("cannot read: {e}")))?;
     let manifest: Manifest =
         serde_json::from_slice(&text).map_err(|e| bad(format!("not a valid manifest: {e}")))?;
-    if manifest.format_version != FORMAT_VERSION {
+    if !is_readable_version(manifest.format_version.into()) {
         return Err(bad(format!(
-            "format version {} (this code reads version {FORMAT_VERSION})",
+            "format version {} (this code reads versions {OLDEST_READABLE_VERSION} to \
+             {FORMAT_VERSION})",
             manifest.format_version
         )));
     }

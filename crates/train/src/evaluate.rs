@@ -72,8 +72,8 @@ impl EvalConfig {
 pub struct ClassResult {
     /// Class index.
     pub index: usize,
-    /// WordNet ID.
-    pub wnid: String,
+    /// The class's name (WNID, or ImageFolder class folder name).
+    pub name: String,
     /// Human-readable name.
     pub words: String,
     /// Validation images of the class.
@@ -102,15 +102,16 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
-    /// The per-class CSV: `class,wnid,words,n,top1_error,top5_error`.
+    /// The per-class CSV: `class,name,words,n,top1_error,top5_error`, with
+    /// `name` and `words` quoted (class folder names may hold commas).
     pub fn csv(&self) -> String {
-        let mut s = String::from("class,wnid,words,n,top1_error,top5_error\n");
+        let mut s = String::from("class,name,words,n,top1_error,top5_error\n");
         for c in &self.per_class {
             let _ = writeln!(
                 s,
-                "{},{},\"{}\",{},{:.6},{:.6}",
+                "{},\"{}\",\"{}\",{},{:.6},{:.6}",
                 c.index,
-                c.wnid,
+                c.name.replace('"', "\"\""),
                 c.words.replace('"', "\"\""),
                 c.n,
                 c.top1_error,
@@ -263,7 +264,7 @@ fn report(counts: &EvalCounts, set: &ShardSet, ten_crop: bool) -> EvalReport {
         .enumerate()
         .map(|(i, t)| ClassResult {
             index: i,
-            wnid: classes.get(i).map_or_else(String::new, |c| c.wnid.clone()),
+            name: classes.get(i).map_or_else(String::new, |c| c.name.clone()),
             words: classes.get(i).map_or_else(String::new, |c| c.words.clone()),
             n: t.n,
             top1_error: if t.n == 0 { 0.0 } else { t.top1_error() },
@@ -294,7 +295,7 @@ mod tests {
             loss: 1.0,
             per_class: vec![ClassResult {
                 index: 0,
-                wnid: "n01440764".into(),
+                name: "n01440764".into(),
                 words: "tench, Tinca \"tinca\"".into(),
                 n: 3,
                 top1_error: 1.0 / 3.0,
@@ -303,7 +304,7 @@ mod tests {
         };
         assert_eq!(
             r.csv(),
-            "class,wnid,words,n,top1_error,top5_error\n0,n01440764,\"tench, Tinca \"\"tinca\"\"\",3,0.333333,0.000000\n"
+            "class,name,words,n,top1_error,top5_error\n0,\"n01440764\",\"tench, Tinca \"\"tinca\"\"\",3,0.333333,0.000000\n"
         );
     }
 }

@@ -77,8 +77,9 @@ impl PredictConfig {
 pub struct ClassScore {
     /// Class index (the network's output).
     pub index: usize,
-    /// The class's WordNet ID (or folder name), when a manifest is known.
-    pub wnid: Option<String>,
+    /// The class's name (WNID, or ImageFolder class folder name), when a
+    /// manifest is known.
+    pub name: Option<String>,
     /// Its human-readable name, when the manifest has one.
     pub words: Option<String>,
     /// Softmax probability (averaged over views with ten crops).
@@ -86,9 +87,9 @@ pub struct ClassScore {
 }
 
 impl ClassScore {
-    /// The best label for people: the words, else the WNID, else `#index`.
+    /// The best label for people: the words, else the name, else `#index`.
     pub fn label(&self) -> String {
-        match (&self.words, &self.wnid) {
+        match (&self.words, &self.name) {
             (Some(w), _) if !w.is_empty() => w.clone(),
             (_, Some(id)) if !id.is_empty() => id.clone(),
             _ => format!("#{}", self.index),
@@ -265,7 +266,7 @@ fn top_k(probs: &[f32], k: usize, classes: Option<&[ClassInfo]>) -> Vec<ClassSco
             let info = classes.and_then(|c| c.get(i));
             ClassScore {
                 index: i,
-                wnid: info.map(|c| c.wnid.clone()),
+                name: info.map(|c| c.name.clone()),
                 words: info.map(|c| c.words.clone()),
                 probability: probs[i],
             }
@@ -328,12 +329,10 @@ impl Job<'_> {
 mod tests {
     use super::*;
 
-    fn class(i: u32, wnid: &str, words: &str) -> ClassInfo {
+    fn class(i: u32, name: &str, words: &str) -> ClassInfo {
         ClassInfo {
-            index: i,
-            wnid: wnid.into(),
             words: words.into(),
-            ilsvrc2012_id: None,
+            ..ClassInfo::named(i, name.into())
         }
     }
 
@@ -346,7 +345,7 @@ mod tests {
         ];
         let t = top_k(&[0.2, 0.5, 0.3], 2, Some(&classes));
         assert_eq!(t.iter().map(|s| s.index).collect::<Vec<_>>(), vec![1, 2]);
-        assert_eq!(t[0].label(), "n1", "no words: the WNID");
+        assert_eq!(t[0].label(), "n1", "no words: the name");
         assert_eq!(t[1].label(), "cat");
         let t = top_k(&[0.5, 0.5], 5, None);
         assert_eq!(t.len(), 2, "k is capped at the number of classes");

@@ -78,9 +78,9 @@ fn synth_prep_train_evaluate() {
         assert!(r.top5_error <= r.top1_error && r.top1_error <= 1.0);
         let text = std::fs::read_to_string(&csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "class,wnid,words,n,top1_error,top5_error");
+        assert_eq!(lines[0], "class,name,words,n,top1_error,top5_error");
         assert_eq!(lines.len(), 5);
-        assert!(lines[1].starts_with("0,n"), "{}", lines[1]);
+        assert!(lines[1].starts_with("0,\"n"), "{}", lines[1]);
         assert_eq!(r.per_class.iter().map(|c| c.n).sum::<u64>(), 12);
         if !ten_crop {
             // The centre-crop evaluation of the final checkpoint is the
@@ -90,6 +90,9 @@ fn synth_prep_train_evaluate() {
         }
     }
 }
+
+/// How far (relative) a golden loss may move across CPUs.
+const GOLDEN_LOSS_REL: f64 = 1e-5;
 
 /// Where the golden hashes and losses live.
 const GOLDEN: &str = "golden/pipeline.json";
@@ -190,9 +193,21 @@ fn golden_shards_and_losses() {
         same_version,
         "PIPELINE_VERSION changed but the pixels did not: record it with GOLDEN_UPDATE=1"
     );
-    assert_eq!(
-        want["losses"], got["losses"],
-        "the training losses of the golden run changed (same shards): something moved the \
-         model, the loader or the optimizer"
+    // Not bit-equal: gemm picks its kernels by CPU (AVX2, AVX-512), whose
+    // sums round differently (seen: 1.5e-7 relative at step 2). Moving the
+    // model, the loader or the optimizer changes these far more.
+    let as_f64 = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let (w, g) = (as_f64(&want["losses"]), as_f64(&got["losses"]));
+    assert!(
+        w.len() == g.len()
+            && w.iter()
+                .zip(&g)
+                .all(|(a, b)| (a - b).abs() <= GOLDEN_LOSS_REL * a.abs()),
+        "the training losses of the golden run changed (same shards) beyond {GOLDEN_LOSS_REL:e} \
+         relative: something moved the model, the loader or the optimizer\nwant {w:?}\ngot  {g:?}"
     );
 }

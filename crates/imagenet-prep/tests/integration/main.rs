@@ -8,6 +8,7 @@ mod mat_fuzz;
 mod mat_roundtrip;
 mod prep_errors;
 mod prep_fuzz;
+mod prep_image_folder;
 mod prep_pipeline;
 mod prep_resume;
 mod prep_support;

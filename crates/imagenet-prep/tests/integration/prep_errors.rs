@@ -411,7 +411,7 @@ fn a_val_class_without_training_images_is_refused_by_name() {
             &c,
             &["val/n00000001", "no training images", "train/n00000001"],
         );
-        assert!(matches!(e, PrepError::NotIlsvrc { .. }), "{e:?}");
+        assert!(matches!(e, PrepError::NotImageFolder { .. }), "{e:?}");
     }
     // An empty train folder of that name is no better.
     std::fs::create_dir(input.join("train").join("n00000001")).unwrap();

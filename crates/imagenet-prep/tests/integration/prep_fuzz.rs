@@ -69,6 +69,6 @@ proptest! {
             bytes[pos % n] = v;
         }
         std::fs::write(dir.path().join("ILSVRC2012_img_train.tar"), &bytes).unwrap();
-        let _ = layout::plan(dir.path(), None);
+        let _ = layout::plan(dir.path(), &layout::PlanOptions::default());
     }
 }

@@ -42,7 +42,8 @@ fn check_labels(out: &std::path::Path, m: &Manifest, summary: &SynthSummary) {
     );
     assert_eq!(m.classes.len(), summary.classes.len());
     for (c, s) in m.classes.iter().zip(&summary.classes) {
-        assert_eq!(c.wnid, s.wnid);
+        assert_eq!(c.name, s.wnid);
+        assert_eq!(c.wnid.as_deref(), Some(s.wnid.as_str()));
         assert_eq!(c.words, s.words);
     }
 }

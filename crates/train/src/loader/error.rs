@@ -25,16 +25,18 @@ pub enum LoaderError {
     },
     /// The manifest was written by another version of the shard format.
     #[error(
-        "{path}: shard format version {found}, but this loader reads version {expected}; \
-         re-run `cargo xtask prep` with this version"
+        "{path}: shard format version {found}, but this loader reads versions {oldest} to \
+         {expected}; re-run `cargo xtask prep` with this version"
     )]
     FormatVersion {
         /// The manifest file.
         path: PathBuf,
         /// Version in the file.
         found: u32,
-        /// Version this build understands.
+        /// Newest version this build reads (and the one prep writes).
         expected: u32,
+        /// Oldest version this build reads.
+        oldest: u32,
     },
     /// The requested split (train or val) is not in the manifest.
     #[error("{path}: the manifest has no {split} split")]

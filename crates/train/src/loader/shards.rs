@@ -5,7 +5,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use imagenet_prep::manifest::{
-    ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard, check_file_name,
+    ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, OLDEST_READABLE_VERSION, Shard,
+    check_file_name, is_readable_version,
 };
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -294,11 +295,12 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest, LoaderError> {
         .get("format_version")
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| bad("no numeric format_version".into()))?;
-    if found != u64::from(FORMAT_VERSION) {
+    if !is_readable_version(found) {
         return Err(LoaderError::FormatVersion {
             path: path.to_path_buf(),
             found: u32::try_from(found).unwrap_or(u32::MAX),
             expected: FORMAT_VERSION,
+            oldest: OLDEST_READABLE_VERSION,
         });
     }
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))

@@ -125,10 +125,9 @@ pub fn write_synthetic_shards(dir: &Path, cfg: &SyntheticShards) -> Result<Manif
         image_size: s as u32,
         classes: (0..cfg.classes)
             .map(|i| ClassInfo {
-                index: i as u32,
-                wnid: format!("n{:08}", i),
                 words: format!("synthetic class {i}"),
                 ilsvrc2012_id: Some(i as u32 + 1),
+                ..ClassInfo::named(i as u32, format!("n{i:08}"))
             })
             .collect(),
         train: Some(train),

@@ -40,6 +40,24 @@ fn manifest_of_another_format_version() {
 }
 
 #[test]
+fn a_version_1_manifest_still_loads_with_its_class_names() {
+    let dir = dataset(2, 0, 2);
+    let path = dir.path().join("manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json["format_version"] = 1.into();
+    for c in json["classes"].as_array_mut().unwrap() {
+        let name = c["name"].take();
+        c["wnid"] = name;
+        c.as_object_mut().unwrap().remove("name");
+    }
+    std::fs::write(&path, json.to_string()).unwrap();
+    let set = train::loader::ShardSet::open(dir.path(), SplitName::Train)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.manifest().classes[1].name, "n00000001");
+}
+
+#[test]
 fn corrupt_manifest() {
     let dir = dataset(2, 0, 2);
     std::fs::write(dir.path().join("manifest.json"), "{ not json").unwrap();

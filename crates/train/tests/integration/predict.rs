@@ -150,7 +150,7 @@ fn predictions_equal_the_evaluation_of_the_same_images() {
                 want[s.index]
             );
             let class = &set.manifest().classes[s.index];
-            assert_eq!(s.wnid.as_deref(), Some(class.wnid.as_str()));
+            assert_eq!(s.name.as_deref(), Some(class.name.as_str()));
         }
         assert!(p.top[0].probability >= p.top[1].probability);
         let best = (0..CLASSES)
@@ -200,8 +200,8 @@ fn torchvision_weights_predict_with_names_from_a_manifest() {
     let manifest = train::loader::read_dataset_manifest(&data).unwrap();
     for s in top {
         assert_eq!(
-            s.wnid.as_deref(),
-            Some(manifest.classes[s.index].wnid.as_str())
+            s.name.as_deref(),
+            Some(manifest.classes[s.index].name.as_str())
         );
     }
     // Without names, a 4-class file is not torchvision's 1000 classes.

@@ -111,10 +111,9 @@ pub fn write_dataset(dir: &Path, classes: usize, train: usize, val: usize, size:
         image_size: size as u32,
         classes: (0..classes)
             .map(|i| ClassInfo {
-                index: i as u32,
-                wnid: format!("n{:08}", 1000 + i),
                 words: format!("class {i}, test"),
                 ilsvrc2012_id: Some(i as u32 + 1),
+                ..ClassInfo::named(i as u32, format!("n{:08}", 1000 + i))
             })
             .collect(),
         train: Some(train_split),
