@@ -138,10 +138,7 @@ fn synthetic_dataset(args: &Args, model: ModelKind, images: usize) -> Result<Pat
         .work
         .join(format!("synth-{classes}x{per_class}-{size}"));
     let shards = dir.join("shards");
-    if shards
-        .join(imagenet_prep::manifest::MANIFEST_FILE)
-        .is_file()
-    {
+    if shards.join(shard_format::manifest::MANIFEST_FILE).is_file() {
         return Ok(shards);
     }
     let synth = SynthConfig {

@@ -11,7 +11,6 @@
 //! it is given.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -39,6 +38,9 @@ pub enum SafetensorsError {
         /// The I/O error.
         error: std::io::Error,
     },
+    /// The file could not be written.
+    #[error(transparent)]
+    Write(#[from] atomic_io::AtomicError),
     /// The bytes are not a valid safetensors file.
     #[error("{source_name}: not a valid safetensors file: {message}")]
     Format {
@@ -155,33 +157,12 @@ fn entries(config: &AlexNetConfig) -> Vec<Entry> {
     out
 }
 
-/// Writes `model`'s weights to `path` (atomically: a temporary file in the
-/// same directory, synced, then renamed).
+/// Writes `model`'s weights to `path`, whole or not at all
+/// ([`atomic_io::write_file`]).
 pub fn save<B: Backend>(model: &AlexNet<B>, path: &Path) -> Result<(), SafetensorsError> {
     let bytes = to_bytes(model)?;
-    let io = |error| SafetensorsError::Io {
-        source_name: path.display().to_string(),
-        error,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    atomic_io::write_file(path, &bytes)?;
+    Ok(())
 }
 
 /// `model`'s weights as the bytes of a safetensors file.

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::lock::LockError;
-use crate::manifest::Rejected;
+use atomic_io::{AtomicError, LockError};
+use shard_format::manifest::Rejected;
 
 /// Why `prepare` could not produce (or finish) an output directory.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +198,9 @@ pub enum PrepError {
     /// the holder: tool, pid, host, start time), or could not be locked.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// An output file could not be written.
+    #[error(transparent)]
+    File(#[from] AtomicError),
     /// `--out` names an existing file.
     #[error("{path} is a file, not a directory; give --out a directory (it is created if needed)")]
     OutNotDir {

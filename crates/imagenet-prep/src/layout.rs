@@ -41,7 +41,8 @@ use std::sync::Arc;
 
 use crate::archive::{Location, Member, list_tar, looks_gzipped};
 use crate::error::PrepError;
-use crate::manifest::{ClassInfo, Rejected, Source};
+use shard_format::SplitName;
+use shard_format::manifest::{ClassInfo, Rejected, Source};
 
 /// File names of the official archives.
 pub const TRAIN_TAR: &str = "ILSVRC2012_img_train.tar";
@@ -211,36 +212,6 @@ pub fn val_number(name: &str) -> Option<u64> {
 /// The official name of validation image number `k`.
 fn val_name(k: usize) -> String {
     format!("{VAL_PREFIX}{k:08}.JPEG")
-}
-
-/// The two splits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SplitName {
-    /// Training images.
-    Train,
-    /// Validation images.
-    Val,
-}
-
-impl SplitName {
-    /// `train` or `val` (also the shard file prefix).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SplitName::Train => "train",
-            SplitName::Val => "val",
-        }
-    }
-}
-
-impl std::str::FromStr for SplitName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "train" => Ok(SplitName::Train),
-            "val" => Ok(SplitName::Val),
-            other => Err(format!("unknown split {other:?} (expected train or val)")),
-        }
-    }
 }
 
 /// One input image.

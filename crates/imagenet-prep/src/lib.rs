@@ -2,19 +2,15 @@
 //! a `manifest.json`, and training-set colour statistics.
 //!
 //! Entry points: [`prep::prepare`] (with [`prep::PrepConfig`]),
-//! [`verify::verify`], [`read_manifest`]. The on-disk format is described
-//! in `docs/FORMAT.md`.
+//! [`verify::verify`], [`read_manifest`]. The on-disk format is the
+//! `shard-format` crate's (and `docs/FORMAT.md`'s).
 
 pub mod archive;
-pub mod atomic;
 pub mod decode;
 pub mod error;
 pub mod jpeg;
 pub mod layout;
-pub mod lock;
-pub mod manifest;
 pub mod mat;
-pub mod npy;
 pub mod prep;
 mod progress;
 mod resample;
@@ -25,6 +21,6 @@ pub mod synth;
 pub mod verify;
 
 pub use error::PrepError;
-pub use layout::SplitName;
 pub use prep::{PrepConfig, PrepSummary, prepare};
+pub use shard_format::SplitName;
 pub use verify::{VerifyError, VerifyReport, read_manifest, verify};

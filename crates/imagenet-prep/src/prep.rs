@@ -18,17 +18,19 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::archive::Location;
-use crate::atomic::{hex, write_file};
 use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::error::PrepError;
-use crate::layout::{self, Item, Layout, Plan, SplitName};
-use crate::lock::DirLock;
-use crate::manifest::{ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Rejected, Split};
-use crate::npy::{self, Dtype};
+use crate::layout::{self, Item, Layout, Plan};
 use crate::progress::{Progress, Spinner};
 use crate::resize::{CenterCrop, with_thread_crop};
 use crate::shard::{self, Processed, ShardRecord};
 use crate::stats::{ImageSums, StatsAccum};
+use atomic_io::{DirLock, hex, write_file};
+use shard_format::SplitName;
+use shard_format::manifest::{
+    ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Rejected, Split,
+};
+use shard_format::npy::{self, Dtype};
 
 /// File name of the mean image.
 pub const MEAN_IMAGE_FILE: &str = "mean_image.npy";

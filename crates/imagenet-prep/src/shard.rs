@@ -11,11 +11,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::{AtomicFile, hex, write_file};
 use crate::error::PrepError;
-use crate::manifest::{Rejected, Shard};
-use crate::npy::{self, Dtype};
 use crate::stats::{ImageSums, StatsAccum};
+use atomic_io::{AtomicFile, hex, write_file};
+use shard_format::manifest::{Rejected, Shard};
+use shard_format::npy::{self, Dtype};
 
 /// What a finished shard's `.done.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::atomic::hex;
-use crate::manifest::{
+use atomic_io::hex;
+use shard_format::manifest::{
     ColorStats, FORMAT_VERSION, Manifest, OLDEST_READABLE_VERSION, Shard, check_file_name,
     is_readable_version,
 };
-use crate::npy::{self, Dtype};
+use shard_format::npy::{self, Dtype};
 
 /// Why a directory could not be verified at all.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ impl VerifyReport {
 
 /// Reads and parses `dir/manifest.json`, checking the format version.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, VerifyError> {
-    let path = dir.join(crate::manifest::MANIFEST_FILE);
+    let path = dir.join(shard_format::manifest::MANIFEST_FILE);
     let bad = |detail: String| VerifyError::Manifest {
         path: path.clone(),
         detail,

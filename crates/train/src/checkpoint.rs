@@ -25,7 +25,6 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic;
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::fault;
@@ -163,7 +162,7 @@ pub fn save<B: AutodiffBackend, M: Classifier<B>>(
             reason: format!("cannot encode optimizer state: {e}"),
         })?;
     let optim_path = tmp.join(OPTIMIZER_FILE);
-    let optim_sha = imagenet_prep::atomic::hex(&Sha256::digest(&bytes));
+    let optim_sha = atomic_io::hex(&Sha256::digest(&bytes));
     fs::write(&optim_path, bytes).map_err(TrainError::io(&optim_path))?;
     fault::point("checkpoint.optimizer");
 
@@ -179,13 +178,13 @@ pub fn save<B: AutodiffBackend, M: Classifier<B>>(
     fs::write(&state_path, json).map_err(TrainError::io(&state_path))?;
     fault::point("checkpoint.state");
 
-    atomic::sync_files_in(&tmp).map_err(TrainError::io(&tmp))?;
-    atomic::sync_dir(&tmp).map_err(TrainError::io(&tmp))?;
+    atomic_io::sync_files_in(&tmp)?;
+    atomic_io::sync_dir(&tmp)?;
     install(&tmp, &final_dir, "checkpoint.exchanged")?;
-    atomic::sync_dir(&root).map_err(TrainError::io(&root))?;
+    atomic_io::sync_dir(&root)?;
     fault::point("checkpoint.installed");
     let latest = root.join(LATEST_FILE);
-    atomic::write_file(&latest, format!("{name}\n").as_bytes()).map_err(TrainError::io(&latest))?;
+    atomic_io::write_file(&latest, format!("{name}\n").as_bytes())?;
     fault::point("checkpoint.latest");
     prune(&root, keep)?;
     Ok(final_dir)
@@ -248,7 +247,7 @@ fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(imagenet_prep::atomic::hex(&hasher.finalize()))
+    Ok(atomic_io::hex(&hasher.finalize()))
 }
 
 /// Checks the files of the checkpoint in `dir` against `state.files`.

@@ -308,7 +308,7 @@ pub fn write_run_config(cfg: &TrainConfig) -> Result<PathBuf> {
         path.display(),
         TrainOptions::from_config(cfg).to_toml()
     );
-    crate::atomic::write_file(&path, text.as_bytes()).map_err(TrainError::io(&path))?;
+    atomic_io::write_file(&path, text.as_bytes())?;
     Ok(path)
 }
 

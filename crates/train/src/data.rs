@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use imagenet_prep::manifest::MANIFEST_FILE;
 use sha2::{Digest, Sha256};
+use shard_format::manifest::MANIFEST_FILE;
 
 use crate::checkpoint::DatasetId;
 use crate::config::{AugmentSettings, MeanKind};

@@ -108,9 +108,13 @@ pub enum TrainError {
     /// does not exist (what is missing, what to do).
     #[error("{0}")]
     DeviceUnavailable(String),
-    /// Another process holds the output directory (or output file).
+    /// Another process holds the output directory.
     #[error(transparent)]
-    Locked(#[from] imagenet_prep::lock::LockError),
+    Locked(#[from] atomic_io::LockError),
+    /// An output file could not be written (or another process is writing
+    /// it).
+    #[error(transparent)]
+    File(#[from] atomic_io::AtomicError),
     /// A checkpoint could not be written (a full disk, most often); the
     /// older checkpoints are untouched.
     #[error(

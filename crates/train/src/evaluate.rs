@@ -8,7 +8,6 @@ use std::sync::Arc;
 use alexnet::{AlexNet, AlexNetConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
-use crate::atomic::PendingFile;
 use crate::backend::BackendJob;
 use crate::checkpoint;
 use crate::config::BackendKind;
@@ -16,6 +15,7 @@ use crate::error::{Result, TrainError};
 use crate::loader::{EvalView, MeanMode, ShardSet, SplitName};
 use crate::run_log::progress_bar;
 use crate::validate::{self, EvalCounts, EvalSettings};
+use atomic_io::AtomicFile;
 
 /// Which weights to evaluate.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,11 +131,12 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
     if cfg.batch_size == 0 {
         return Err(TrainError::Config("--batch-size must be positive".into()));
     }
-    let csv = cfg.csv.as_deref().map(PendingFile::create).transpose()?;
+    let csv = cfg.csv.as_deref().map(AtomicFile::create).transpose()?;
     let source = Source::resolve(&cfg.weights)?;
     let report = crate::backend::run_on(cfg.backend, &[cfg.device], Job { cfg, source })?;
-    if let Some(csv) = csv {
-        csv.commit(report.csv().as_bytes())?;
+    if let Some(mut csv) = csv {
+        csv.write(report.csv().as_bytes())?;
+        csv.finish()?;
     }
     Ok(report)
 }

@@ -10,7 +10,6 @@
 //!
 //! The formats and the recipe are described in `docs/TRAINING.md`.
 
-mod atomic;
 pub mod backend;
 pub mod checkpoint;
 pub mod config;

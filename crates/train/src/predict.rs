@@ -10,9 +10,9 @@ use alexnet::AlexNet;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use imagenet_prep::decode::DEFAULT_MAX_PIXELS;
-use imagenet_prep::manifest::{ClassInfo, MANIFEST_FILE, Manifest};
 use imagenet_prep::resize::CenterCrop;
 use serde::Serialize;
+use shard_format::manifest::{ClassInfo, MANIFEST_FILE, Manifest};
 
 use crate::backend::BackendJob;
 use crate::config::BackendKind;

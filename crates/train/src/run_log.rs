@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::atomic;
 use crate::error::{Result, TrainError};
 use crate::metrics::MetricRecord;
 
@@ -54,7 +53,7 @@ impl MetricsLog {
                 }
             }
         }
-        atomic::write_file(&path, text.as_bytes()).map_err(TrainError::io(&path))?;
+        atomic_io::write_file(&path, text.as_bytes())?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
@@ -88,7 +87,8 @@ impl MetricsLog {
     /// Replaces `summary.csv` whole (a crash leaves the old or the new one).
     fn write_summary(&self) -> Result<()> {
         let csv = summary_csv::render(&self.records);
-        atomic::write_file(&self.summary, csv.as_bytes()).map_err(TrainError::io(&self.summary))
+        atomic_io::write_file(&self.summary, csv.as_bytes())?;
+        Ok(())
     }
 
     /// Redraws the plot; a failure is reported, never fatal.

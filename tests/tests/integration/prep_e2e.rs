@@ -1,8 +1,8 @@
 //! End to end at the real output size (256): synth archives → prep →
 //! verify → every label right, statistics sane, shards readable by numpy.
 
-use imagenet_prep::npy;
 use imagenet_prep::{read_manifest, verify};
+use shard_format::npy;
 
 #[test]
 fn prep_at_256_verifies_and_labels_every_image() {

@@ -5,7 +5,7 @@ use crate::prep_support;
 use std::io::Write;
 use std::path::Path;
 
-use imagenet_prep::lock::{DirLock, LOCK_FILE, LockError};
+use atomic_io::{DirLock, LOCK_FILE, LockError};
 use imagenet_prep::synth::SynthLayout;
 use imagenet_prep::{PrepConfig, PrepError, prepare, read_manifest, verify};
 use prep_support::*;

@@ -6,10 +6,10 @@ use crate::prep_support;
 
 use std::collections::HashMap;
 
-use imagenet_prep::manifest::Manifest;
 use imagenet_prep::synth::{SynthLayout, SynthSummary};
 use imagenet_prep::{PrepConfig, PrepError, prepare, read_manifest, verify};
 use prep_support::*;
+use shard_format::manifest::Manifest;
 
 fn expected_labels(summary: &SynthSummary) -> HashMap<String, i16> {
     summary
@@ -153,7 +153,7 @@ fn archives_labels_pixels_oddities_stats() {
     }
     assert!(cs.eigenvalues[0] >= cs.eigenvalues[1] && cs.eigenvalues[1] >= cs.eigenvalues[2]);
     let mean_img = std::fs::read(out.join(&cs.mean_image)).unwrap();
-    let h = imagenet_prep::npy::parse_header(&mean_img).unwrap();
+    let h = shard_format::npy::parse_header(&mean_img).unwrap();
     assert_eq!(h.shape, [64, 64, 3]);
     for (k, c) in mean_img[h.data_offset..].chunks(4).enumerate() {
         let got = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64;

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use imagenet_prep::manifest::Manifest;
 use imagenet_prep::synth::{SynthLayout, SynthSummary};
 use imagenet_prep::{PrepConfig, PrepError, prepare, read_manifest, verify};
 use prep_support::*;
+use shard_format::manifest::Manifest;
 
 const GT: &str = "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt";
 

@@ -5,10 +5,10 @@ use crate::prep_support;
 
 use std::path::{Path, PathBuf};
 
-use imagenet_prep::manifest::{MANIFEST_FILE, Manifest};
 use imagenet_prep::synth::SynthLayout;
 use imagenet_prep::{PrepConfig, prepare, read_manifest, verify};
 use prep_support::*;
+use shard_format::manifest::{MANIFEST_FILE, Manifest};
 
 /// A small prepared dataset: (temp dir, output dir).
 fn prepared() -> (tempfile::TempDir, PathBuf) {
@@ -59,7 +59,7 @@ fn the_mean_image_is_checksummed_and_checked_for_finite_values() {
 
     // One flipped bit in the data: still a valid finite mean, but not the
     // file prep wrote.
-    let h = imagenet_prep::npy::parse_header(&original).unwrap();
+    let h = shard_format::npy::parse_header(&original).unwrap();
     let mut flipped = original.clone();
     flipped[h.data_offset + 5] ^= 0x01;
     std::fs::write(&mean_path, &flipped).unwrap();

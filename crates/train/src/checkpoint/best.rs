@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use super::{
     CHECKPOINTS_DIR, CheckpointState, OPTIMIZER_FILE, STATE_FILE, ValResult, WEIGHTS_FILE, install,
 };
-use crate::atomic;
 use crate::error::{Result, TrainError};
 use crate::fault;
 
@@ -113,10 +112,10 @@ fn install_best(root: &Path, from: &Path) -> Result<()> {
         }
     }
     fault::point("best.linked");
-    atomic::sync_files_in(&tmp).map_err(TrainError::io(&tmp))?;
-    atomic::sync_dir(&tmp).map_err(TrainError::io(&tmp))?;
+    atomic_io::sync_files_in(&tmp)?;
+    atomic_io::sync_dir(&tmp)?;
     install(&tmp, &root.join(BEST_DIR), "best.exchanged")?;
-    atomic::sync_dir(root).map_err(TrainError::io(root))?;
+    atomic_io::sync_dir(root)?;
     fault::point("best.installed");
     Ok(())
 }
@@ -133,7 +132,7 @@ fn remove_best(root: &Path) -> Result<()> {
         fs::remove_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
     }
     fs::rename(&best, &tmp).map_err(TrainError::io(&best))?;
-    atomic::sync_dir(root).map_err(TrainError::io(root))?;
+    atomic_io::sync_dir(root)?;
     fs::remove_dir_all(&tmp).map_err(TrainError::io(&tmp))
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use imagenet_prep::manifest::Manifest;
+use shard_format::manifest::Manifest;
 
 use super::config::{MeanMode, TORCHVISION_MEAN, TORCHVISION_STD};
 use super::shards::{color_stats_in, read_mean_image};

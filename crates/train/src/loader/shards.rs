@@ -4,19 +4,19 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use imagenet_prep::manifest::{
-    ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, OLDEST_READABLE_VERSION, Shard,
-    check_file_name, is_readable_version,
-};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use shard_format::manifest::{
+    ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, OLDEST_READABLE_VERSION, Shard,
+    check_file_name, is_readable_version,
+};
 
 use super::LoaderError;
-use imagenet_prep::npy::{Dtype, parse_header};
+use shard_format::npy::{Dtype, parse_header};
 
 /// Which split of the manifest to open (the same type `imagenet-prep` writes).
-pub use imagenet_prep::SplitName;
+pub use shard_format::SplitName;
 
 /// A memory-mapped `.npy` file: the mapping and where its data starts.
 struct MappedNpy {

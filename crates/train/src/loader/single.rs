@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use imagenet_prep::manifest::{MANIFEST_FILE, Manifest};
+use shard_format::manifest::{MANIFEST_FILE, Manifest};
 
 use super::LoaderError;
 use super::config::MeanMode;

@@ -4,16 +4,16 @@
 
 use std::path::Path;
 
-use imagenet_prep::manifest::{
-    ClassInfo, ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard, Split,
-};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
+use shard_format::manifest::{
+    ClassInfo, ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard, Split,
+};
 
 use super::LoaderError;
 use super::shards::hex;
-use imagenet_prep::npy::{Dtype, header};
+use shard_format::npy::{Dtype, header};
 
 /// fb.resnet.torch's published ImageNet PCA on a [0, 1] scale, used as the
 /// synthetic dataset's lighting statistics (random pixels have no

@@ -9,8 +9,8 @@ mod step_log;
 use std::path::{Path, PathBuf};
 
 use alexnet::{AlexNet, AlexNetConfig, SplitAlexNet};
+use atomic_io::DirLock;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use imagenet_prep::lock::DirLock;
 
 use crate::backend::BackendJob;
 use crate::checkpoint::{self, Checkpoint, DatasetId};

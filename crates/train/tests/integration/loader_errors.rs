@@ -4,8 +4,8 @@ use crate::loader_fixture;
 
 use std::path::Path;
 
-use imagenet_prep::npy::header_with_descr;
 use loader_fixture::{S, dataset, open};
+use shard_format::npy::header_with_descr;
 use train::loader::{AugmentConfig, LoaderError, ShardSet, SplitName, TrainLoader};
 
 fn open_err(dir: &Path, split: SplitName) -> (LoaderError, String) {
@@ -116,7 +116,7 @@ fn truncated_shard() {
 
 fn replace_header(path: &Path, descr: &str, shape: &[u64]) {
     let bytes = std::fs::read(path).unwrap();
-    let old = imagenet_prep::npy::parse_header(&bytes).unwrap();
+    let old = shard_format::npy::parse_header(&bytes).unwrap();
     let mut out = header_with_descr(descr, shape);
     out.extend_from_slice(&bytes[old.data_offset..]);
     std::fs::write(path, out).unwrap();

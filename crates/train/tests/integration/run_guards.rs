@@ -7,7 +7,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use imagenet_prep::lock::DirLock;
+use atomic_io::DirLock;
 use train::checkpoint::{self, OPTIMIZER_FILE, WEIGHTS_FILE};
 use train::config::{ModelKind, TrainConfig};
 use train::{EvalConfig, TrainError, WeightsSource, train};

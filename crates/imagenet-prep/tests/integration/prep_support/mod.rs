@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use imagenet_prep::manifest::Manifest;
-use imagenet_prep::npy;
 use imagenet_prep::synth::{SynthConfig, SynthLayout, SynthSummary, synthesize};
+use shard_format::manifest::Manifest;
+use shard_format::npy;
 
 /// An in-memory tar of `(member name, bytes)` pairs, in the given order.
 pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -87,7 +87,7 @@ pub fn all_files(dir: &Path) -> HashMap<String, Vec<u8>> {
         .unwrap()
         .filter(|e| {
             e.as_ref()
-                .map_or(true, |e| e.file_name() != imagenet_prep::lock::LOCK_FILE)
+                .map_or(true, |e| e.file_name() != atomic_io::LOCK_FILE)
         })
         .map(|e| {
             let e = e.unwrap();

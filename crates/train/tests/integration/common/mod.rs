@@ -8,11 +8,11 @@ use std::fs;
 use std::path::Path;
 use std::sync::Mutex;
 
-use imagenet_prep::manifest::{
+use sha2::{Digest, Sha256};
+use shard_format::manifest::{
     ClassInfo, ColorStats, FORMAT_VERSION, MANIFEST_FILE, Manifest, Shard, Split,
 };
-use imagenet_prep::npy::header_with_descr;
-use sha2::{Digest, Sha256};
+use shard_format::npy::header_with_descr;
 
 /// burn's CPU backend keeps one global RNG, seeded per step by the
 /// trainer: trainings in parallel threads of one test binary would
