@@ -956,8 +956,8 @@ fn list_dir(dir: &Path, skip: Option<&Path>) -> Result<Vec<(String, PathBuf, boo
     Ok(out)
 }
 
-/// Files of one class folder: (file name, path), sorted by name.
-type ClassFiles = (String, Vec<(String, PathBuf)>);
+/// One class folder: (class name, its image files in [`class_images`] order).
+type ClassFiles = (String, Vec<PathBuf>);
 
 /// `<dir>/<class>/…` → (class name, its image files at any depth, in
 /// [`class_images`] order), by class name.
@@ -982,22 +982,12 @@ fn class_dirs(dir: &Path, scan: Scan<'_>, shape: Shape) -> Result<Vec<ClassFiles
 /// The image files below class folder `dir`, at any depth, in the order of
 /// torchvision's `ImageFolder` (`sorted(os.walk(dir))`, then sorted file
 /// names): by the folder's path relative to `dir` (`""` first), then by
-/// file name, in byte order. Returns (path relative to `dir`, path).
-fn class_images(dir: &Path, scan: Scan<'_>) -> Result<Vec<(String, PathBuf)>, PrepError> {
+/// file name, in byte order.
+fn class_images(dir: &Path, scan: Scan<'_>) -> Result<Vec<PathBuf>, PrepError> {
     let mut found = Vec::new();
     walk(dir, String::new(), scan, &mut Vec::new(), &mut found)?;
     found.sort_by(|a: &(String, String, PathBuf), b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    Ok(found
-        .into_iter()
-        .map(|(folder, name, path)| {
-            let rel = if folder.is_empty() {
-                name
-            } else {
-                format!("{folder}/{name}")
-            };
-            (rel, path)
-        })
-        .collect())
+    Ok(found.into_iter().map(|(_, _, path)| path).collect())
 }
 
 /// Adds (folder relative to the class folder, file name, path) of every
@@ -1065,7 +1055,7 @@ fn per_class_items(
     Ok(labelled
         .into_iter()
         .flat_map(|(label, files)| {
-            files.into_iter().map(move |(_, path)| Item {
+            files.into_iter().map(move |path| Item {
                 source: rel(input, &path),
                 label,
                 location: Location::File(path),

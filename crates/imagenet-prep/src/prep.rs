@@ -141,7 +141,7 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
     if cfg.shard_size == 0 {
         return Err(PrepError::Config("shard size must be at least 1".into()));
     }
-    layout::normalize_extensions(&cfg.extensions)?;
+    let extensions = layout::normalize_extensions(&cfg.extensions)?;
     // The output directory is made and locked before anything else, so a
     // second run on the same `--out` stops at once instead of after reading
     // the input's index, and no two runs ever write the same files. The
@@ -161,7 +161,7 @@ pub fn prepare(cfg: &PrepConfig) -> Result<PrepSummary, PrepError> {
         let options = layout::PlanOptions {
             splits: cfg.splits.clone(),
             exclude: Some(cfg.out.clone()),
-            extensions: cfg.extensions.clone(),
+            extensions,
         };
         layout::plan(&cfg.input, &options)?
     };

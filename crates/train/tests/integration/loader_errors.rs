@@ -14,6 +14,15 @@ fn open_err(dir: &Path, split: SplitName) -> (LoaderError, String) {
     (e, msg)
 }
 
+/// Rewrites `dir/manifest.json` as `edit` changes its JSON.
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(&path, json.to_string()).unwrap();
+}
+
 #[test]
 fn missing_manifest() {
     let dir = tempfile::tempdir().unwrap();
@@ -25,12 +34,10 @@ fn missing_manifest() {
 #[test]
 fn manifest_of_another_format_version() {
     let dir = dataset(2, 0, 2);
-    let path = dir.path().join("manifest.json");
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    json["format_version"] = 99.into();
-    json["something_new"] = "x".into();
-    std::fs::write(&path, json.to_string()).unwrap();
+    edit_manifest(dir.path(), |json| {
+        json["format_version"] = 99.into();
+        json["something_new"] = "x".into();
+    });
     let (e, msg) = open_err(dir.path(), SplitName::Train);
     assert!(
         matches!(e, LoaderError::FormatVersion { found: 99, .. }),
@@ -42,16 +49,14 @@ fn manifest_of_another_format_version() {
 #[test]
 fn a_version_1_manifest_still_loads_with_its_class_names() {
     let dir = dataset(2, 0, 2);
-    let path = dir.path().join("manifest.json");
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    json["format_version"] = 1.into();
-    for c in json["classes"].as_array_mut().unwrap() {
-        let name = c["name"].take();
-        c["wnid"] = name;
-        c.as_object_mut().unwrap().remove("name");
-    }
-    std::fs::write(&path, json.to_string()).unwrap();
+    edit_manifest(dir.path(), |json| {
+        json["format_version"] = 1.into();
+        for c in json["classes"].as_array_mut().unwrap() {
+            let name = c["name"].take();
+            c["wnid"] = name;
+            c.as_object_mut().unwrap().remove("name");
+        }
+    });
     let set = train::loader::ShardSet::open(dir.path(), SplitName::Train)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.manifest().classes[1].name, "n00000001");
@@ -71,11 +76,7 @@ fn corrupt_manifest() {
 #[test]
 fn missing_split() {
     let dir = dataset(2, 1, 2);
-    let path = dir.path().join("manifest.json");
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    json["val"] = serde_json::Value::Null;
-    std::fs::write(&path, json.to_string()).unwrap();
+    edit_manifest(dir.path(), |json| json["val"] = serde_json::Value::Null);
     let (e, msg) = open_err(dir.path(), SplitName::Val);
     assert!(
         matches!(e, LoaderError::MissingSplit { split: "val", .. }),
